@@ -122,7 +122,7 @@ Test(dims, print_format) {
   expect_text("7 % B", "7 % B");
   expect_text("0", "0");
   expect_text("x_1 + _y2", "_y2 + x_1");
-  expect_text("  B\t+\n1", "B + 1");
+  expect_text("  B\t+\n1 ", "B + 1");
 }
 
 Test(dims, constant_folding) {
@@ -316,9 +316,10 @@ Test(dims, parse_errors) {
 Test(dims, parse_stops) {
   gc_dimtab *t = gc_dimtab_new();
   struct { const char *in; size_t used; const char *text; } cases[] = {
-      {"B + 1, S", 5, "B + 1"},  {"B]", 1, "B"},        {"(B)]", 3, "B"},
-      {"B + S) * 2", 5, "B + S"}, {"B , 2", 1, "B"},     {"2B", 1, "2"},
-      {"S%8>", 3, "S % 8"},       {"B x", 1, "B"},       {"4 ;", 1, "4"},
+      {"B + 1, S", 5, "B + 1"},   {"B]", 1, "B"},    {"(B)]", 3, "B"},
+      {"B + S) * 2", 5, "B + S"}, {"B , 2", 2, "B"}, {"2B", 1, "2"},
+      {"S%8>", 3, "S % 8"},       {"B x", 2, "B"},   {"4 ;", 2, "4"},
+      {"B + 1 ", 6, "B + 1"},     {" B\t\n", 4, "B"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     gc_dim d;

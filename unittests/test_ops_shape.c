@@ -66,8 +66,8 @@ static graphc_attr_t A_DIMS(const char *name, const dimlist *l) {
   return (graphc_attr_t){.name = name, .kind = GRAPHC_ATTR_DIMS, .dims = l->d, .count = l->n};
 }
 
-static graphc_status_t try_node(const char *op, const int *ops, int nops, const graphc_attr_t *attrs,
-                                int nattrs, int *node) {
+static graphc_status_t try_node(const char *op, const int *ops, int nops,
+                                const graphc_attr_t *attrs, int nattrs, int *node) {
   return gc_graph_add_node(g, op, ops, nops, attrs, nattrs, NULL, 0, NULL, (gc_loc){0, 0}, node);
 }
 
@@ -355,7 +355,8 @@ Test(ops_shape, cat_symbolic_and_errors) {
   int ab[] = {a, b, a};
   expect_type(node_k("cat", ab, 3, (graphc_attr_t[]){A_INT("dim", 0)}, 1, 0), "f32[2*B + S, 4]");
   int ac[] = {a, c};
-  expect_infer_error("cat", ac, 2, (graphc_attr_t[]){A_INT("dim", 0)}, 1, "expected size 4 at dim 1");
+  expect_infer_error("cat", ac, 2, (graphc_attr_t[]){A_INT("dim", 0)}, 1,
+                     "expected size 4 at dim 1");
   int as[] = {a, s};
   expect_infer_error("cat", as, 2, (graphc_attr_t[]){A_INT("dim", 0)}, 1, "expected rank 2");
   int sa[] = {s, a};

@@ -728,15 +728,11 @@ static graphc_status_t parse_unary(parser *p, gc_dim *out) {
 static graphc_status_t parse_binary(parser *p, int level, gc_dim *out) {
   GC_TRY(level ? parse_unary(p, out) : parse_binary(p, 1, out));
   for (;;) {
-    size_t end = p->pos;
-    char c = peek(p);
+    char c = peek(p); /* trailing whitespace counts as consumed */
     size_t at = p->pos;
     bool dslash = c == '/' && at + 1 < p->n && p->s[at + 1] == '/';
     if (level && c == '/' && !dslash) return perr(p, "expected '//' (floor division)");
-    if (!(level ? c == '*' || c == '%' || dslash : c == '+' || c == '-')) {
-      p->pos = end; /* trailing whitespace is not consumed */
-      return NULL;
-    }
+    if (!(level ? c == '*' || c == '%' || dslash : c == '+' || c == '-')) return NULL;
     p->pos += dslash ? 2 : 1;
     gc_dim x = *out, y;
     GC_TRY(level ? parse_unary(p, &y) : parse_binary(p, 1, &y));

@@ -113,10 +113,16 @@ static graphc_status_t eval_ones(gc_eval_ctx *ec, const gc_node *n, const gc_ten
 
 /* ---- arange -------------------------------------------------------------- */
 
-/* ceil((end - start) / step) in *len; false when end - start overflows. */
+/* ceil((end - start) / step) in *len; false when end - start overflows.
+ * As torch.arange, end - start must not have the opposite sign of step:
+ * then *len is -1. */
 static bool arange_len(int64_t start, int64_t end, int64_t step, int64_t *len) {
   int64_t diff;
   if (__builtin_sub_overflow(end, start, &diff)) return false;
+  if ((diff > 0 && step < 0) || (diff < 0 && step > 0)) {
+    *len = -1;
+    return true;
+  }
   if (step == -1) { /* diff / -1 would overflow for INT64_MIN */
     if (diff == INT64_MIN) return false;
     *len = -diff;
@@ -148,13 +154,14 @@ static graphc_status_t infer_arange(gc_infer_ctx *ic) {
                             start, ev);
     if (q < 0)
       return gc_infer_error(ic, "start=%" PRId64 ", end=%" PRId64 ", step=%" PRId64
-                            " are inconsistent: the length would be negative", start, ev, step);
+                            " are inconsistent: end - start has the opposite sign of step",
+                            start, ev, step);
     DIM_TRY(ic, gc_dim_const(t, q, &len));
   } else {
     if (step < 0)
       return gc_infer_error(ic, "step=%" PRId64 " is negative, which needs a constant end, got %s",
                             step, gc_dim_str(t, end->dims[0]));
-    /* (end - start + step - 1) // step; a negative value fails at run time. */
+    /* (end - start + step - 1) // step; eval checks end >= start. */
     gc_dim s, adj;
     DIM_TRY(ic, gc_dim_const(t, start, &s));
     DIM_TRY(ic, gc_dim_sub(t, end->dims[0], s, &len));
@@ -174,14 +181,14 @@ static graphc_status_t eval_arange(gc_eval_ctx *ec, const gc_node *n, const gc_t
   const gc_attr *end = gc_node_attr(n, "end");
   int64_t endv, q;
   GC_TRY(gc_eval_dim(ec, end->dims[0], &endv));
-  /* The result was allocated from the inferred length (same expression);
-   * a negative one is an error of the bounds, not of the graph. */
+  /* The result was allocated from the inferred length (same expression),
+   * which assumed end >= start: check that now. */
   if (!arange_len(start, endv, step, &q))
     return gc_eval_error(ec, GRAPHC_STATUS_OUT_OF_RANGE, "arange: end - start overflows int64");
   if (q < 0)
     return gc_eval_error(ec, GRAPHC_STATUS_OUT_OF_RANGE,
-                         "arange: end=%" PRId64 " is below start=%" PRId64 " for step %" PRId64
-                         ", the length would be negative", endv, start, step);
+                         "arange: end=%" PRId64 " and start=%" PRId64 " are inconsistent with "
+                         "step %" PRId64 " (end - start has the opposite sign)", endv, start, step);
   if (q != out[0].numel)
     return gc_eval_error(ec, GRAPHC_STATUS_OUT_OF_RANGE,
                          "arange: length %" PRId64 " does not match the allocated %" PRId64, q,

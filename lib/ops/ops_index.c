@@ -121,7 +121,8 @@ static graphc_status_t infer_gather(gc_infer_ctx *ic) {
   for (int i = 0; i < x->rank; i++) {
     if (i == d || idx->dims[i] == x->dims[i]) continue;
     int64_t a, b;
-    bool fits = gc_dim_is_const(t, idx->dims[i], &a) && gc_dim_is_const(t, x->dims[i], &b) && a <= b;
+    bool fits = gc_dim_is_const(t, idx->dims[i], &a) && gc_dim_is_const(t, x->dims[i], &b) &&
+                a <= b;
     if (!fits)
       return gc_infer_error(ic, "operand 1 (index) %s: size %s at dim %d must be provably <= the "
                             "size %s of operand 0 (x) %s", is, gc_dim_str(t, idx->dims[i]), i,

@@ -407,8 +407,9 @@ static graphc_status_t eval_slice(gc_eval_ctx *ec, const gc_node *n, const gc_te
   int64_t len = ceil_len(b, e, step);
   if (len != out[0].shape[d])
     return gc_eval_error(ec, GRAPHC_STATUS_OUT_OF_RANGE,
-                         "slice bounds start=%" PRId64 " end=%" PRId64 " are out of range for dim %d "
-                         "of size %" PRId64 ": it gives %" PRId64 " elements, the graph assumed %" PRId64,
+                         "slice bounds start=%" PRId64 " end=%" PRId64 " are out of range for "
+                         "dim %d of size %" PRId64 ": it gives %" PRId64 " elements, the graph "
+                         "assumed %" PRId64,
                          start, end, d, x->shape[d], len, out[0].shape[d]);
   int64_t st[GC_MAX_RANK];
   gc_strides(x->shape, x->rank, st);
