@@ -262,6 +262,7 @@ Test(ops_ic, nonzero_binds_symbol) {
   /* A downstream op sized by the unbacked symbol. */
   dimlist s = DL(u);
   int z = node_k("ones", NULL, 0, (graphc_attr_t[]){A_DIMS("shape", &s)}, 1, 0);
+  OK(gc_graph_verify(g)); /* re-inference reproduces the recorded types */
   gc_tensor in = mk(GRAPHC_F32, 2, (int64_t[]){2, 3}, (double[]){0, 1.5, 0, NAN, 0, -2});
   gc_tensor out[3];
   OK(run((int[]){idx, cnt, z}, 3, &in, 1, out));
@@ -297,6 +298,7 @@ Test(ops_ic, item_sizes_arange) {
   cr_assert_geq(g->values[v].sym, 0);
   dimlist e = DL(g->values[v].name);
   int a = node_k("arange", NULL, 0, (graphc_attr_t[]){A_DIMS("end", &e), A_INT("start", 1)}, 2, 0);
+  OK(gc_graph_verify(g));
   gc_tensor in = mk(GRAPHC_I32, 2, (int64_t[]){1, 1}, (double[]){4}), out[2];
   OK(run((int[]){v, a}, 2, &in, 1, out));
   expect_tensor(&out[0], GRAPHC_I64, 0, NULL, (double[]){4});

@@ -149,6 +149,7 @@ Test(ops_shape, reshape_infers_minus_one) {
   expect_type(node1("reshape", x, (graphc_attr_t[]){A_DIMS("shape", &s3)}, 1), "f32[B, S, 2, 2]");
   dimlist s4 = DL("B*S*4");
   expect_type(node1("reshape", x, (graphc_attr_t[]){A_DIMS("shape", &s4)}, 1), "f32[4*B*S]");
+  OK(gc_graph_verify(g));
 }
 
 Test(ops_shape, reshape_errors) {
@@ -374,6 +375,7 @@ Test(ops_shape, split) {
   expect_type(r[0], "f32[2, 1]");
   expect_type(r[1], "f32[2, 0]");
   expect_type(r[2], "f32[2, 4]");
+  OK(gc_graph_verify(g));
   gc_tensor in = iota(GRAPHC_F32, 2, (int64_t[]){2, 5}), out[3];
   OK(run(r, 3, &in, 1, out));
   expect_tensor(&out[0], GRAPHC_F32, 2, (int64_t[]){2, 1}, (double[]){0, 5});
