@@ -215,7 +215,9 @@ Test(abi, run_with_dlpack_strides_and_checks) {
   out[0]->deleter(out[0]);
 
   /* Wrong dtype, wrong rank, wrong constant dim, too few inputs, no room. */
+  double w64[3] = {1, 2, 3};
   DLTensor bad = wt;
+  bad.data = w64;
   bad.dtype = (DLDataType){kDLFloat, 64, 1};
   DLTensor *in2[3] = {&xt, &bad, &bt};
   FAILS(graphc_interp_run(g, NULL, in2, 3, out, 1), GRAPHC_STATUS_INVALID_ARGUMENT, "'w'");

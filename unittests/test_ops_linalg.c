@@ -28,15 +28,6 @@ static void teardown(void) { graphc_context_release(ctx); }
 
 TestSuite(ops_linalg, .init = setup, .fini = teardown);
 
-/* A dim from its text, creating symbols. */
-static gc_dim D(const char *s) {
-  gc_dim d;
-  size_t used;
-  OK(gc_dim_parse(gc_graph_dims(g), s, strlen(s), true, &d, &used));
-  cr_assert_eq(used, strlen(s));
-  return d;
-}
-
 /* A type from "f32" and "B, 3, 4" ("" = rank 0). */
 static gc_type T(gc_dtype dt, const char *shape) {
   gc_type t = {.dtype = dt};

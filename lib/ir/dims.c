@@ -332,7 +332,7 @@ static graphc_status_t poly_norm(const gc_dimtab *t, poly *p) {
   for (int i = 0; i < n0; i++)
     for (int j = 0; j < p->t[i].m.n; j++) est += strlen(t->atoms[p->t[i].m.f[j]].text) + 1;
   if (est > 4 * (size_t)MAX_TEXT) return too_big();
-  keyed *k = calloc((size_t)n0, sizeof *k);
+  keyed *k = calloc((size_t)(unsigned)n0, sizeof *k);
   if (!k) return GC_OOM();
   graphc_status_t st = NULL;
   for (int i = 0; i < p->n && !st; i++) {
@@ -394,7 +394,7 @@ static graphc_status_t intern(gc_dimtab *t, poly *p, graphc_status_t st, gc_dim 
   int ns = 0, depth = 0;
   for (int i = 0; i < p->n; i++)
     for (int j = 0; j < p->t[i].m.n; j++) ns += t->atoms[p->t[i].m.f[j]].nsyms;
-  int *syms = ns ? malloc(sizeof(int) * (size_t)ns) : NULL;
+  int *syms = ns ? malloc(sizeof(int) * (size_t)(unsigned)ns) : NULL;
   if (ns && !syms) goto oom;
   ns = 0;
   for (int i = 0; i < p->n; i++)
@@ -450,7 +450,7 @@ static graphc_status_t atom_dim(gc_dimtab *t, int kind, int32_t a, int32_t b, gc
         return ERRF(OUT_OF_RANGE, "dim expression nested too deeply (over %d levels)", MAX_DEPTH);
       }
       ns = x->nsyms + y->nsyms;
-      syms = ns ? malloc(sizeof *syms * (size_t)ns) : NULL;
+      syms = ns ? malloc(sizeof *syms * (size_t)(unsigned)ns) : NULL;
       for (int i = 0; syms && i < ns; i++)
         syms[i] = i < x->nsyms ? x->syms[i] : y->syms[i - x->nsyms];
     }

@@ -427,8 +427,14 @@ static graphc_status_t parse_dim(parser *P, gc_graph *g, bool create_syms, bool 
   size_t used = 0;
   graphc_status_t st = gc_dim_parse(tab, P->src + off, end - off, create_syms, out, &used);
   if (st) {
-    graphc_status_t e = err_at(P, off + (used <= end - off ? used : 0), "%s",
-                               graphc_status_message(st));
+    /* Our location replaces the dim parser's "at byte N". */
+    char msg[400];
+    const char *m = graphc_status_message(st), *at;
+    if (strncmp(m, "at byte ", 8) == 0 && (at = strstr(m, ": "))) m = at + 2;
+    snprintf(msg, sizeof msg, "%s", m);
+    if ((at = strstr(msg, " at byte ")) && strspn(at + 9, "0123456789") == strlen(at + 9))
+      msg[at - msg] = 0;
+    graphc_status_t e = err_at(P, off + (used <= end - off ? used : 0), "%s", msg);
     graphc_status_free(st);
     return e;
   }
