@@ -455,8 +455,10 @@ Test(ops_linalg, pool_errors) {
   node_err("max_pool2d", &x, 1, a2, 1, "output size is too small");
   node_err("max_pool2d", &x, 1, a3, 1, "attribute 'kernel_size'");
   node_err("max_pool2d", &x2, 1, a4, 1, "operand 0 (input): expected rank 4");
-  int xi = input("xi", GRAPHC_I64, "1, 1, 4, 4");
-  node_err("avg_pool2d", &xi, 1, a4, 1, "expected a float dtype");
+  int xi = input("xi", GRAPHC_I32, "1, 1, 4, 4");
+  node_err("avg_pool2d", &xi, 1, a4, 1, "expected a float or i64 dtype");
+  node_err("adaptive_avg_pool2d", &xi, 1, (graphc_attr_t[]){A_INTS("output_size", k2, 1)}, 1,
+           "expected a float dtype");
 }
 
 Test(ops_linalg, avg_pool2d_padding_divisors) {
@@ -502,4 +504,57 @@ Test(ops_linalg, adaptive_avg_pool2d) {
   expect(&res[0], 3, (int64_t[]){1, 1, 3}, (double[]){1.5, 3, 4.5});
   /* 3 -> 2: windows [0,2), [1,3) in both dims over 1..9 */
   expect(&res[1], 4, (int64_t[]){1, 1, 2, 2}, (double[]){3, 4, 6, 7});
+}
+
+Test(ops_linalg, avg_pool2d_int64_truncates) {
+  int x = input("x", GRAPHC_I64, "1, 1, 2, 2");
+  int64_t k2[] = {2};
+  graphc_attr_t a[] = {A_INTS("kernel_size", k2, 1)};
+  int r = node("avg_pool2d", &x, 1, a, 1);
+  cr_assert_str_eq(type_of(r), "i64[1, 1, 1, 1]");
+  OK(gc_graph_set_outputs(g, &r, 1));
+  /* (-1 - 2 - 3 - 1) / 4 = -7 / 4 -> -1 (toward zero, as C++ does) */
+  gc_tensor ins[1] = {mk(GRAPHC_I64, 4, (int64_t[]){1, 1, 2, 2}, (double[]){-1, -2, -3, -1})};
+  gc_tensor res = run(r, ins, 1);
+  expect(&res, 4, (int64_t[]){1, 1, 1, 1}, (double[]){-1});
+}
+
+Test(ops_linalg, matmul_empty_contraction) {
+  int a = input("a", GRAPHC_F32, "2, K"), b = input("b", GRAPHC_F32, "K, 3");
+  int r = node("matmul", (int[]){a, b}, 2, NULL, 0);
+  gc_tensor ins[2] = {mk(GRAPHC_F32, 2, (int64_t[]){2, 0}, NULL), mk(GRAPHC_F32, 2, (int64_t[]){0, 3}, NULL)};
+  gc_tensor res = run(r, ins, 2);
+  expect(&res, 2, (int64_t[]){2, 3}, (double[]){0, 0, 0, 0, 0, 0});
+}
+
+/* Symbolic inputs too small for the window fail at run time, not at build
+ * time. */
+static void expect_run_error(int out, const int64_t *xshape, const char *needle) {
+  OK(gc_graph_set_outputs(g, &out, 1));
+  int nin = g->ninputs;
+  gc_tensor ins[2] = {mk(GRAPHC_F32, 4, xshape, NULL), mk(GRAPHC_F32, 4, (int64_t[]){1, 1, 3, 3}, NULL)};
+  gc_tensor res;
+  graphc_status_t st = gc_interp_run_tensors(g, 0, ins, nin, &res);
+  gc_tensor_free(&ins[0]);
+  gc_tensor_free(&ins[1]);
+  cr_assert(st != NULL, "ran");
+  cr_assert_eq(graphc_status_code(st), GRAPHC_STATUS_OUT_OF_RANGE, "%s", graphc_status_message(st));
+  cr_assert(strstr(graphc_status_message(st), needle), "%s", graphc_status_message(st));
+  graphc_status_free(st);
+}
+
+Test(ops_linalg, conv2d_runtime_too_small) {
+  /* H=2 with a 3x3 kernel: output H is 0 */
+  int x = input("x", GRAPHC_F32, "1, 1, H, W"), w = input("w", GRAPHC_F32, "1, 1, 3, 3");
+  int c = node("conv2d", (int[]){x, w}, 2, NULL, 0);
+  expect_run_error(c, (int64_t[]){1, 1, 2, 3}, "smaller than the dilated kernel");
+}
+
+Test(ops_linalg, max_pool2d_runtime_too_small) {
+  /* H=1 with a 2x2 window: output H is (1 - 2) // 2 + 1 = 0 */
+  int x = input("x", GRAPHC_F32, "1, 1, H, W");
+  int64_t k2[] = {2};
+  graphc_attr_t a[] = {A_INTS("kernel_size", k2, 1)};
+  int p = node("max_pool2d", &x, 1, a, 1);
+  expect_run_error(p, (int64_t[]){1, 1, 1, 2}, "too small");
 }

@@ -75,6 +75,8 @@ bool gc_text_is_result_name(const char *s, size_t n) {
 
 static gc_loc loc_at(parser *P, size_t off) {
   if (off > P->len) off = P->len;
+  if (off < P->cur_off && off >= P->cur_line_start) /* same line, earlier */
+    return (gc_loc){P->cur_line, (int)(off - P->cur_line_start + 1)};
   if (off < P->cur_off) {
     P->cur_off = 0;
     P->cur_line = 1;
@@ -389,8 +391,8 @@ static graphc_status_t parse_float(parser *P, const char *what, double *out) {
     *out = P->src[t.off] == 'n' ? NAN : neg ? -INFINITY : INFINITY;
     return NULL;
   }
-  if (t.kind != TK_NUMBER || t.len > 60) return expected(P, t, what);
-  char buf[64];
+  if (t.kind != TK_NUMBER || t.len > 500) return expected(P, t, what);
+  char buf[512];
   memcpy(buf, P->src + t.off, t.len);
   buf[t.len] = 0;
   errno = 0;
@@ -432,8 +434,10 @@ static graphc_status_t parse_dim(parser *P, gc_graph *g, bool create_syms, bool 
     const char *m = graphc_status_message(st), *at;
     if (strncmp(m, "at byte ", 8) == 0 && (at = strstr(m, ": "))) m = at + 2;
     snprintf(msg, sizeof msg, "%s", m);
-    if ((at = strstr(msg, " at byte ")) && strspn(at + 9, "0123456789") == strlen(at + 9))
-      msg[at - msg] = 0;
+    for (char *b; (b = strstr(msg, " at byte ")) && strspn(b + 9, "0123456789") > 0;) {
+      char *rest = b + 9 + strspn(b + 9, "0123456789");
+      memmove(b, rest, strlen(rest) + 1);
+    }
     graphc_status_t e = err_at(P, off + (used <= end - off ? used : 0), "%s", msg);
     graphc_status_free(st);
     return e;
@@ -811,6 +815,7 @@ static graphc_status_t parse_node(parser *P, gc_graph *g, scope *sc, node_parts 
     return err_at(P, opt.off, "unknown op '%.*s'", (int)(opt.len > 40 ? 40 : opt.len),
                   P->src + opt.off);
   take(P, opt);
+  gc_loc loc = loc_at(P, opt.off);
   if (op->nresults >= 0 && op->nresults != np->nnames)
     return err_at(P, np->names[0].off, "op '%s' has %d result%s, got %d name%s", op->name,
                   op->nresults, op->nresults == 1 ? "" : "s", np->nnames,
@@ -832,7 +837,7 @@ static graphc_status_t parse_node(parser *P, gc_graph *g, scope *sc, node_parts 
   np->nregions = np->capregions = 0;
   graphc_status_t st = gc_graph_add_node(
       g, op->name, np->operands, np->noperands, np->attrs.a, np->attrs.n, regions, nregions,
-      (const char *const *)np->result_names, loc_at(P, opt.off), &node);
+      (const char *const *)np->result_names, loc, &node);
   free(regions);
   GC_TRY(st);
   const gc_node *nd = &g->nodes[node];

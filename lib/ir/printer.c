@@ -173,8 +173,19 @@ static void print_body(gc_strbuf *sb, const gc_graph *g, int ind) {
 }
 
 void gc_text_print_graph(gc_strbuf *sb, const gc_graph *g) {
+  /* The name carries no meaning; API-made names are made parseable. */
   gc_sb_append(sb, "graph ");
-  gc_sb_append(sb, g->name ? g->name : "?");
+  const char *name = g->name ? g->name : "";
+  if (!gc_text_is_name(name, strlen(name))) {
+    gc_sb_append(sb, "_");
+    for (const char *c = name; *c; c++) {
+      bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                (*c >= '0' && *c <= '9') || *c == '_' || *c == '.';
+      gc_sb_appendn(sb, ok ? c : "_", 1);
+    }
+  } else {
+    gc_sb_append(sb, name);
+  }
   gc_sb_append(sb, "(");
   bool multiline = g->ninputs > 3;
   for (int k = 0; k < g->ninputs; k++) {

@@ -92,6 +92,9 @@ static graphc_status_t infer_unary(gc_infer_ctx *ic) {
     if (strcmp(ap, "none") != 0 && strcmp(ap, "tanh") != 0)
       return gc_infer_error(ic, "attribute approximate: expected 'none' or 'tanh', got '%s'", ap);
   }
+  /* PyTorch has no integer kernels for gelu and silu. */
+  if ((row->kind == U_GELU || row->kind == U_SILU) && !gc_dtype_is_float(x->dtype))
+    return gc_infer_error(ic, "operand 0 (x): expected a float dtype, got %s", GC_OPS_TY(ic, x));
   ic->out[0] = *x;
   if (row->float_only && !gc_dtype_is_float(x->dtype)) ic->out[0].dtype = GRAPHC_F32;
   return NULL;
@@ -324,7 +327,7 @@ const gc_op_info gc_ops_elementwise[] = {
     {"gelu", 1, 1, 1, 0, 0, {{"approximate", GRAPHC_ATTR_STRING, false}}, GC_OPF_ELEMENTWISE,
      "x*Phi(x) (approximate=none) or its tanh approximation (approximate=tanh)", infer_unary,
      eval_unary},
-    UNARY("silu", "x*sigmoid(x); int/bool inputs give f32"),
+    UNARY("silu", "x*sigmoid(x); float inputs only"),
     UNARY("erf", "error function; int/bool inputs give f32"),
     UNARY("sin", "sine; int/bool inputs give f32"),
     UNARY("cos", "cosine; int/bool inputs give f32"),

@@ -428,7 +428,15 @@ static graphc_status_t pool_infer_common(gc_infer_ctx *ic, bool has_dilation, bo
 }
 
 static graphc_status_t max_pool2d_infer(gc_infer_ctx *ic) { return pool_infer_common(ic, true, true); }
-static graphc_status_t avg_pool2d_infer(gc_infer_ctx *ic) { return pool_infer_common(ic, false, false); }
+
+/* PyTorch's CPU avg_pool2d takes floats and i64 (not i32). */
+static graphc_status_t avg_pool2d_infer(gc_infer_ctx *ic) {
+  const gc_type *x = gc_infer_operand(ic, 0);
+  if (x->dtype == GRAPHC_I32)
+    return gc_infer_error(ic, "operand 0 (input): expected a float or i64 dtype, got %s",
+                          GC_OPS_TY(ic, x));
+  return pool_infer_common(ic, false, true);
+}
 
 /* Runtime checks PyTorch makes on pooling inputs: non-empty C, H, W and a
  * non-empty output. */
@@ -489,6 +497,7 @@ static graphc_status_t avg_pool2d_eval(gc_eval_ctx *ec, const gc_node *n, const 
   pool_params p;
   pool_read(n, false, &p);
   bool include_pad = gc_attr_bool(n, "count_include_pad", true);
+  bool is_float = gc_dtype_is_float(x->dtype);
   GC_TRY(pool_runtime_check(ec, x, out));
   int64_t h = x->shape[x->rank - 2], w = x->shape[x->rank - 1];
   int64_t oh = out->shape[out->rank - 2], ow = out->shape[out->rank - 1];
@@ -507,15 +516,20 @@ static graphc_status_t avg_pool2d_eval(gc_eval_ctx *ec, const gc_node *n, const 
         if (y1 > h) y1 = h;
         if (x1 > w) x1 = w;
         int64_t o = (pl * oh + y) * ow + xo;
-        if (y0 >= y1 || x0 >= x1) {
-          gc_tensor_setf(out, o, 0.0);
-          continue;
-        }
-        double acc = 0;
-        for (int64_t iy = y0; iy < y1; iy++)
-          for (int64_t ix = x0; ix < x1; ix++) acc += gc_tensor_getf(x, (pl * h + iy) * w + ix);
+        if (y0 >= y1 || x0 >= x1) continue; /* stays 0, as in PyTorch */
         int64_t count = include_pad ? padded_count : (y1 - y0) * (x1 - x0);
-        gc_tensor_setf(out, o, acc / (double)count);
+        if (is_float) {
+          double acc = 0;
+          for (int64_t iy = y0; iy < y1; iy++)
+            for (int64_t ix = x0; ix < x1; ix++) acc += gc_tensor_getf(x, (pl * h + iy) * w + ix);
+          gc_tensor_setf(out, o, acc / (double)count);
+        } else { /* i64: wrapping sum, division truncating toward zero */
+          int64_t acc = 0;
+          for (int64_t iy = y0; iy < y1; iy++)
+            for (int64_t ix = x0; ix < x1; ix++)
+              acc = gc_ops_addi(acc, gc_tensor_geti(x, (pl * h + iy) * w + ix));
+          gc_tensor_seti(out, o, acc / count);
+        }
       }
   return NULL;
 }

@@ -299,7 +299,9 @@ static graphc_status_t sdpa_eval(gc_eval_ctx *ec, const gc_node *n, const gc_ten
         double acc = 0;
         for (int64_t e = 0; e < d; e++)
           acc += gc_tensor_getf(q, qo + i * d + e) * gc_tensor_getf(k, ko + j * d + e);
-        scores[(b * sq + i) * skv + j] = acc * scale;
+        /* With D = 0 PyTorch's scores are an empty product: 0, even when
+         * the default scale 1/sqrt(0) is inf. */
+        scores[(b * sq + i) * skv + j] = d ? acc * scale : 0.0;
       }
   }
   if (n->nregions == 1) {
