@@ -48,8 +48,7 @@ static graphc_graph_t *parse_ok(graphc_context_t *ctx, const char *text, const c
 }
 
 /* Parses `text` expecting failure with `code` and `needle` in the message. */
-static void parse_err(const char *text, size_t len, graphc_status_code_t code,
-                      const char *needle) {
+static void parse_err(const char *text, size_t len, graphc_status_code_t code, const char *needle) {
   graphc_context_t *ctx = new_ctx();
   graphc_graph_t *g = NULL;
   graphc_status_t st = graphc_graph_parse(ctx, text, len, "t.gc", &g);
@@ -102,6 +101,11 @@ static char *read_all(const char *path, size_t *len) {
   return buf;
 }
 
+static void join_path(char *out, size_t cap, const char *dir, const char *name) {
+  int n = snprintf(out, cap, "%s/%s", dir, name);
+  cr_assert(n > 0 && (size_t)n < cap, "path too long: %s/%s", dir, name);
+}
+
 /* Sorted list of *.gc files in dir; returns the count. */
 static int list_gc(const char *dir, char names[][256], int max) {
   DIR *d = opendir(dir);
@@ -127,8 +131,8 @@ Test(text, examples_round_trip) {
   cr_assert_geq(n, 14, "only %d examples in %s", n, dir);
   graphc_context_t *ctx = new_ctx();
   for (int i = 0; i < n; i++) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    char path[1024];
+    join_path(path, sizeof path, dir, names[i]);
     graphc_graph_t *g = NULL;
     graphc_status_t st = graphc_graph_parse_file(ctx, path, &g);
     cr_assert(st == NULL, "%s: %s", path, graphc_status_message(st));
@@ -201,11 +205,17 @@ Test(text, attribute_literals) {
   graphc_context_t *ctx = new_ctx();
   graphc_graph_t *g = parse_ok(ctx, src, "lits.gc");
   char *text = print_graph(g);
-  const char *expect[] = {"value=-inf)", "value=nan)", "value=inf, dtype=bf16)",
-                          "value=-0.0025)", "value=0.1)", "value=1e+300, dtype=f64)",
+  const char *expect[] = {"value=-inf)",
+                          "value=nan)",
+                          "value=inf, dtype=bf16)",
+                          "value=-0.0025)",
+                          "value=0.1)",
+                          "value=1e+300, dtype=f64)",
                           "shape=[-1, 3])  # f32[4, 3]",
                           "start=-9223372036854775808, end=9223372036854775807)",
-                          "sum(x, dim=[])", "approximate=tanh)", "p=0.3333333333333333)"};
+                          "sum(x, dim=[])",
+                          "approximate=tanh)",
+                          "p=0.3333333333333333)"};
   for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
     cr_expect(strstr(text, expect[i]), "'%s' not in:\n%s", expect[i], text);
   free(check_round_trip(ctx, text, "lits"));
@@ -307,8 +317,7 @@ Test(text, bad_arguments_and_io) {
   /* Zero-length input: no filename -> "<input>". */
   st = graphc_graph_parse(ctx, "", 0, NULL, &g);
   cr_expect_eq(graphc_status_code(st), GRAPHC_STATUS_PARSE_ERROR);
-  cr_expect_str_eq(graphc_status_message(st),
-                   "<input>:1:1: expected 'graph', got end of input");
+  cr_expect_str_eq(graphc_status_message(st), "<input>:1:1: expected 'graph', got end of input");
   graphc_status_free(st);
   /* The length bounds the text: no NUL terminator is needed or read. */
   const char *src = "graph g() { return }garbage";
@@ -338,8 +347,8 @@ Test(text, malformed_suite) {
   cr_assert_geq(n, 45, "only %d malformed inputs in %s", n, dir);
   graphc_context_t *ctx = new_ctx();
   for (int i = 0; i < n; i++) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    char path[1024];
+    join_path(path, sizeof path, dir, names[i]);
     size_t len;
     char *text = read_all(path, &len);
     /* First line: "# expect: CODE substring" */
@@ -347,8 +356,7 @@ Test(text, malformed_suite) {
     char *nl = memchr(text, '\n', len);
     cr_assert(nl && strncmp(text, "# expect: ", 10) == 0, "%s: no '# expect:' line", path);
     *nl = 0;
-    cr_assert_eq(sscanf(text + 10, "%63s %255[^\n]", code, needle), 2, "%s: bad expect line",
-                 path);
+    cr_assert_eq(sscanf(text + 10, "%63s %255[^\n]", code, needle), 2, "%s: bad expect line", path);
     free(text);
     graphc_graph_t *g = NULL;
     graphc_status_t st = graphc_graph_parse_file(ctx, path, &g);
@@ -371,8 +379,8 @@ Test(text, truncations_fail_cleanly) {
   const char *dir = GRAPHC_SOURCE_DIR "/examples";
   int n = list_gc(dir, names, 64);
   for (int i = 0; i < n; i++) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    char path[1024];
+    join_path(path, sizeof path, dir, names[i]);
     size_t len;
     char *text = read_all(path, &len);
     size_t last_brace = len;
@@ -382,8 +390,7 @@ Test(text, truncations_fail_cleanly) {
       graphc_graph_t *g = NULL;
       graphc_status_t st = graphc_graph_parse(ctx, text, cut, "cut.gc", &g);
       cr_assert(st != NULL, "%s cut at %zu parsed", names[i], cut);
-      cr_assert(has_location(graphc_status_message(st), "cut.gc"), "%s",
-                graphc_status_message(st));
+      cr_assert(has_location(graphc_status_message(st), "cut.gc"), "%s", graphc_status_message(st));
       graphc_status_free(st);
     }
     graphc_context_release(ctx);
@@ -399,8 +406,8 @@ Test(text, mutations_fail_cleanly) {
   uint64_t rng = 12345;
   static const char alphabet[] = "%(),:=[]{}#-+*/ \n0123456789abfinx_.\xff\xc3\x00";
   for (int i = 0; i < n; i++) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    char path[1024];
+    join_path(path, sizeof path, dir, names[i]);
     size_t len;
     char *text = read_all(path, &len);
     char *copy = malloc(len + 8);
@@ -439,7 +446,8 @@ Test(text, mutations_fail_cleanly) {
   }
 }
 
-/* --- random graphs through the builder --------------------------------------------------------- */
+/* --- random graphs through the builder ---------------------------------------------------------
+ */
 
 typedef struct rng_t {
   uint64_t s;
@@ -479,7 +487,7 @@ static void random_graph(graphc_context_t *ctx, uint64_t seed, gc_graph **out) {
   OK(gc_dim_const(t, 3, &c3));
   OK(gc_dim_const(t, 4, &c4));
   gc_dim pool[] = {B, S, c2, c3, c4};
-  static const graphc_dtype_t dts[] = {GRAPHC_F32, GRAPHC_F32, GRAPHC_F64, GRAPHC_F16,
+  static const graphc_dtype_t dts[] = {GRAPHC_F32,  GRAPHC_F32, GRAPHC_F64, GRAPHC_F16,
                                        GRAPHC_BF16, GRAPHC_I32, GRAPHC_I64, GRAPHC_BOOL};
   int vals[256], nv = 0;
   int ninputs = 1 + (int)rnd(&r, 5);
@@ -539,8 +547,8 @@ static void random_graph(graphc_context_t *ctx, uint64_t seed, gc_graph **out) {
       case 3:
         if (ta->rank < 2) break;
         for (int i = 0; i < ta->rank; i++) ints[i] = ta->rank - 1 - i;
-        at[0] = (graphc_attr_t){.name = "dims", .kind = GRAPHC_ATTR_INTS, .ints = ints,
-                                .count = ta->rank};
+        at[0] = (graphc_attr_t){
+            .name = "dims", .kind = GRAPHC_ATTR_INTS, .ints = ints, .count = ta->rank};
         res = try_node(g, "permute", &a, 1, at, 1, nm);
         break;
       case 4:
@@ -548,26 +556,26 @@ static void random_graph(graphc_context_t *ctx, uint64_t seed, gc_graph **out) {
         res = try_node(g, "unsqueeze", &a, 1, at, 1, nm);
         break;
       case 5:
-        at[0] = (graphc_attr_t){.name = "dtype", .kind = GRAPHC_ATTR_DTYPE,
-                                .dtype = dts[rnd(&r, 8)]};
+        at[0] =
+            (graphc_attr_t){.name = "dtype", .kind = GRAPHC_ATTR_DTYPE, .dtype = dts[rnd(&r, 8)]};
         res = try_node(g, "cast", &a, 1, at, 1, nm);
         break;
       case 6: {
         /* Flatten to [-1] (reshape) or to a new full() of the same shape. */
         if (rnd(&r, 2)) {
           OK(gc_dim_const(t, -1, &dims[0]));
-          at[0] = (graphc_attr_t){.name = "shape", .kind = GRAPHC_ATTR_DIMS, .dims = dims,
-                                  .count = 1};
+          at[0] =
+              (graphc_attr_t){.name = "shape", .kind = GRAPHC_ATTR_DIMS, .dims = dims, .count = 1};
           res = try_node(g, "reshape", &a, 1, at, 1, nm);
         } else {
           for (int i = 0; i < ta->rank; i++) dims[i] = ta->dims[i];
           double vals3[] = {0.1, -1e-7, 3.0, 1e300, 2.5e-320, 1.0 / 3.0};
-          at[0] = (graphc_attr_t){.name = "shape", .kind = GRAPHC_ATTR_DIMS, .dims = dims,
-                                  .count = ta->rank};
-          at[1] = (graphc_attr_t){.name = "value", .kind = GRAPHC_ATTR_FLOAT,
-                                  .f = vals3[rnd(&r, 6)]};
-          at[2] = (graphc_attr_t){.name = "dtype", .kind = GRAPHC_ATTR_DTYPE,
-                                  .dtype = dts[rnd(&r, 8)]};
+          at[0] = (graphc_attr_t){
+              .name = "shape", .kind = GRAPHC_ATTR_DIMS, .dims = dims, .count = ta->rank};
+          at[1] =
+              (graphc_attr_t){.name = "value", .kind = GRAPHC_ATTR_FLOAT, .f = vals3[rnd(&r, 6)]};
+          at[2] =
+              (graphc_attr_t){.name = "dtype", .kind = GRAPHC_ATTR_DTYPE, .dtype = dts[rnd(&r, 8)]};
           res = try_node(g, "full", NULL, 0, at, 3, nm);
         }
         break;
@@ -614,4 +622,47 @@ Test(text, random_graphs_round_trip) {
   }
   /* The generator must actually exercise the builder. */
   cr_expect_gt(total_nodes, 300 * 4, "only %d nodes over 300 graphs", total_nodes);
+}
+
+/* Graphs made through the public builder print to parseable text too:
+ * generated result names, regions, and a graph name that is not a name. */
+Test(text, api_built_graph) {
+  graphc_context_t *ctx = new_ctx();
+  graphc_graph_t *g = NULL;
+  OK(graphc_graph_create(ctx, "my graph!", &g));
+  graphc_dim_t dims[2];
+  OK(graphc_graph_dim_parse(g, "N", &dims[0]));
+  OK(graphc_graph_dim_const(g, 3, &dims[1]));
+  graphc_value_t x, w, outs[4];
+  OK(graphc_graph_add_input(g, "x", GRAPHC_ROLE_INPUT, GRAPHC_F32, 2, dims, &x));
+  OK(graphc_graph_add_input(g, "w.0", GRAPHC_ROLE_PARAM, GRAPHC_F32, 1, &dims[1], &w));
+  graphc_graph_t *r = NULL;
+  OK(graphc_graph_create_region(g, "body", &r));
+  graphc_value_t p, q, t;
+  OK(graphc_graph_add_input(r, "p", GRAPHC_ROLE_INPUT, GRAPHC_F32, 2, dims, &p));
+  OK(graphc_graph_add_input(r, "q", GRAPHC_ROLE_INPUT, GRAPHC_F32, 1, &dims[1], &q));
+  graphc_value_t pq[2] = {p, q};
+  OK(graphc_graph_add_node(r, "mul", pq, 2, NULL, 0, NULL, 0, NULL, &t, 1, NULL));
+  OK(graphc_graph_set_outputs(r, &t, 1));
+  graphc_value_t xw[2] = {x, w};
+  int nres = 0;
+  OK(graphc_graph_add_node(g, "call", xw, 2, NULL, 0, &r, 1, NULL, outs, 4, &nres));
+  cr_assert_eq(nres, 1);
+  graphc_attr_t eps = {.name = "dim", .kind = GRAPHC_ATTR_INT, .i = -1};
+  OK(graphc_graph_add_node(g, "softmax", outs, 1, &eps, 1, NULL, 0, NULL, &outs[1], 1, NULL));
+  OK(graphc_graph_set_outputs(g, outs, 2));
+  char *text = print_graph(g);
+  const char *want =
+      "graph _my_graph_(x: f32[N, 3] input, w.0: f32[3] param) {\n"
+      "  %2 = call(x, w.0) region(p: f32[N, 3], q: f32[3]) {  # f32[N, 3]\n"
+      "    %2 = mul(p, q)  # f32[N, 3]\n"
+      "    return %2\n"
+      "  }\n"
+      "  %3 = softmax(%2, dim=-1)  # f32[N, 3]\n"
+      "  return %2, %3\n"
+      "}\n";
+  cr_expect_str_eq(text, want, "got:\n%s", text);
+  free(check_round_trip(ctx, text, "api"));
+  graphc_free(text);
+  graphc_context_release(ctx);
 }

@@ -74,6 +74,7 @@ void gc_graph_destroy(gc_graph *g) {
   free(g->nodes);
   free(g->inputs);
   free(g->outputs);
+  free(g->name_slots);
   free(g->name);
   free(g->file);
   gc_dimtab_free(g->dims);
@@ -102,9 +103,38 @@ void gc_loc_format(const gc_graph *g, gc_loc loc, char *buf, size_t cap) {
     snprintf(buf, cap, "graph '%s'", root->name);
 }
 
+/* Value names are looked up once per operand and result while parsing, so
+ * they get a hash index: linear probing over value ids + 1 (0 = empty). */
+static uint32_t name_hash(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
+static void index_put(gc_graph *g, int v) {
+  uint32_t mask = (uint32_t)g->name_cap - 1, i = name_hash(g->values[v].name) & mask;
+  while (g->name_slots[i]) i = (i + 1) & mask;
+  g->name_slots[i] = v + 1;
+}
+
+/* Rebuilds the index for the current values (after growth or rollback). */
+static graphc_status_t index_rebuild(gc_graph *g, int want) {
+  int cap = g->name_cap ? g->name_cap : 16;
+  while (cap < 2 * want) cap *= 2;
+  int *slots = calloc((size_t)cap, sizeof *slots);
+  if (!slots) return GC_OOM();
+  free(g->name_slots);
+  g->name_slots = slots;
+  g->name_cap = cap;
+  for (int v = 0; v < g->nvalues; v++) index_put(g, v);
+  return NULL;
+}
+
 int gc_graph_find_value(const gc_graph *g, const char *name) {
-  for (int i = g->nvalues - 1; i >= 0; i--)
-    if (strcmp(g->values[i].name, name) == 0) return i;
+  if (!g->name_cap) return -1;
+  uint32_t mask = (uint32_t)g->name_cap - 1, i = name_hash(name) & mask;
+  for (int s; (s = g->name_slots[i]); i = (i + 1) & mask)
+    if (strcmp(g->values[s - 1].name, name) == 0) return s - 1;
   return -1;
 }
 
@@ -177,6 +207,7 @@ static graphc_status_t check_type(const gc_graph *g, const gc_type *t, const cha
 
 static graphc_status_t new_value(gc_graph *g, const char *name, const gc_type *t, gc_loc loc,
                                  int *out) {
+  if (2 * (g->nvalues + 1) > g->name_cap) GC_TRY(index_rebuild(g, g->nvalues + 1));
   GROW(g->values, g->nvalues, g->capvalues);
   gc_value *v = &g->values[g->nvalues];
   memset(v, 0, sizeof *v);
@@ -187,6 +218,7 @@ static graphc_status_t new_value(gc_graph *g, const char *name, const gc_type *t
   v->sym = -1;
   v->loc = loc;
   *out = g->nvalues++;
+  index_put(g, *out);
   return NULL;
 }
 
@@ -194,7 +226,9 @@ graphc_status_t gc_graph_add_input(gc_graph *g, const char *name, graphc_role_t 
                                    const gc_type *type, gc_loc loc, int *out_value) {
   char where[512];
   gc_loc_format(g, loc, where, sizeof where);
-  if (!valid_value_name(name))
+  /* Inputs are referenced by bare name in the text form, so they must not
+   * start with a digit ('%'-names of node results may). */
+  if (!valid_value_name(name) || isdigit((unsigned char)name[0]) || name[0] == '.')
     return gc_status(GRAPHC_STATUS_INVALID_ARGUMENT, "%s: invalid input name '%s'", where,
                      name ? name : "(null)");
   if ((unsigned)role > GRAPHC_ROLE_SYMBOL)
@@ -524,6 +558,13 @@ graphc_status_t gc_graph_add_node(gc_graph *g, const char *op_name, const int *o
   if (st) { /* roll back the values we added */
     for (int v = first; v < g->nvalues; v++) free(g->values[v].name);
     g->nvalues = first;
+    graphc_status_t ist = index_rebuild(g, g->nvalues);
+    if (ist) { /* keep the first error; the index is empty but consistent */
+      graphc_status_free(ist);
+      free(g->name_slots);
+      g->name_slots = NULL;
+      g->name_cap = 0;
+    }
     free(ic);
     goto fail;
   }
@@ -562,8 +603,27 @@ graphc_status_t gc_graph_set_outputs(gc_graph *g, const int *values, int n) {
   return NULL;
 }
 
+/* Every symbol a value's shape uses must be bound by something. */
+static graphc_status_t check_symbols_bound(const gc_graph *g) {
+  gc_dimtab *dims = gc_graph_dims(g);
+  for (int v = 0; v < g->nvalues; v++) {
+    const gc_type *t = &g->values[v].type;
+    for (int d = 0; d < t->rank; d++) {
+      int syms[16];
+      int n = gc_dim_syms(dims, t->dims[d], syms, 16);
+      for (int k = 0; k < n && k < 16; k++)
+        if (gc_graph_symbind(g, syms[k])->kind == GC_SYM_UNBOUND)
+          return gc_status(GRAPHC_STATUS_VERIFY_ERROR,
+                           "graph '%s': value '%s' uses symbol '%s', which nothing binds",
+                           g->name, g->values[v].name, gc_dimtab_sym_name(dims, syms[k]));
+    }
+  }
+  return NULL;
+}
+
 graphc_status_t gc_graph_verify(const gc_graph *g) {
   GC_TRY(gc_graph_check(g));
+  GC_TRY(check_symbols_bound(g));
   for (int i = 0; i < g->nnodes; i++) {
     const gc_node *n = &g->nodes[i];
     for (int o = 0; o < n->noperands; o++) {

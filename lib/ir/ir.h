@@ -106,6 +106,8 @@ struct graphc_graph_s {
   int nnodes, capnodes;
   int *outputs;
   int noutputs;
+  int *name_slots;            /* open-addressing index: value name -> id+1 */
+  int name_cap;               /* power of two, or 0                        */
 
   /* Root graph only (regions use gc_graph_root()). */
   gc_dimtab *dims;

@@ -6,6 +6,7 @@
  * errors are PARSE_ERROR "file:line:col: expected X, got Y"; type errors
  * come from the builder (infer), already located at the op name. */
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,18 @@
 /* Longest INTS attribute we accept (split sizes, permutations...). */
 #define MAX_INTS_LEN 4096
 
+/* Makes room for one more element in a malloc'd array; OOM returns. */
+#define GROW(arr, n, cap)                                       \
+  do {                                                          \
+    if ((n) == (cap)) {                                         \
+      int ncap_ = (cap) ? (cap)*2 : 8;                          \
+      void *p_ = realloc((arr), (size_t)ncap_ * sizeof *(arr)); \
+      if (!p_) return GC_OOM();                                 \
+      (arr) = p_;                                               \
+      (cap) = ncap_;                                            \
+    }                                                           \
+  } while (0)
+
 typedef enum tk_kind { TK_EOF, TK_NAME, TK_RESULT, TK_NUMBER, TK_PUNCT, TK_OTHER } tk_kind;
 
 /* A token is a span of the source. TK_RESULT spans '%name' (name at off+1). */
@@ -36,7 +49,8 @@ typedef struct parser {
   size_t len, pos;
   const char *file;
   graphc_context_t *ctx;
-  int depth; /* region nesting */
+  int depth;          /* region nesting */
+  locale_t c_numeric; /* for strtod whatever the process locale; lazily made */
   /* Line cursor for offset -> line:col; moves forward, restarts if asked
    * for an earlier offset. */
   size_t cur_off, cur_line_start;
@@ -53,20 +67,15 @@ typedef struct scope {
 
 /* --- character classes ----------------------------------------------------- */
 
-static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static bool is_name_char(char c) { return is_alpha(c) || is_digit(c) || c == '.'; }
 
 bool gc_text_is_name(const char *s, size_t n) {
   if (n == 0 || !is_alpha(s[0])) return false;
   for (size_t i = 1; i < n; i++)
-    if (!is_name_char(s[i])) return false;
-  return true;
-}
-
-bool gc_text_is_result_name(const char *s, size_t n) {
-  if (n == 0) return false;
-  for (size_t i = 0; i < n; i++)
     if (!is_name_char(s[i])) return false;
   return true;
 }
@@ -129,44 +138,22 @@ static graphc_status_t expected(parser *P, token t, const char *what) {
   return err_at(P, t.off, "expected %s, got %s", what, got);
 }
 
-/* Checks the whole input once: valid UTF-8, no NUL bytes. */
+/* Checks the whole input once: valid UTF-8 (no overlongs, surrogates or
+ * code points past U+10FFFF), no NUL bytes. */
 static graphc_status_t check_bytes(parser *P) {
   const unsigned char *s = (const unsigned char *)P->src;
-  size_t n = P->len, i = 0;
-  while (i < n) {
-    unsigned c = s[i];
+  for (size_t i = 0, n = P->len; i < n;) {
+    unsigned c = s[i], need = 0, lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
     if (c == 0) {
       gc_loc l = loc_at(P, i);
       return gc_status(GRAPHC_STATUS_PARSE_ERROR, "NUL byte at %s:%d:%d", P->file, l.line, l.col);
     }
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t need;
-    unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf) {
-      need = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      need = 2;
-      if (c == 0xe0) lo = 0xa0;         /* no overlongs */
-      if (c == 0xed) hi = 0x9f;         /* no surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      need = 3;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;         /* <= U+10FFFF */
-    } else {
-      need = 0;
-    }
-    bool ok = need > 0;
-    for (size_t k = 1; ok && k <= need; k++) {
-      if (i + k >= n) {
-        ok = false;
-        break;
-      }
-      unsigned b = s[i + k];
-      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf)) ok = false;
-    }
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    if (c >= 0xe0 && c <= 0xef) need = 2, lo = c == 0xe0 ? 0xa0 : lo, hi = c == 0xed ? 0x9f : hi;
+    if (c >= 0xf0 && c <= 0xf4) need = 3, lo = c == 0xf0 ? 0x90 : lo, hi = c == 0xf4 ? 0x8f : hi;
+    bool ok = c < 0x80 || need > 0;
+    for (unsigned k = 1; ok && k <= need; k++)
+      ok = i + k < n && s[i + k] >= (k == 1 ? lo : 0x80) && s[i + k] <= (k == 1 ? hi : 0xbf);
     if (!ok) {
       gc_loc l = loc_at(P, i);
       return gc_status(GRAPHC_STATUS_PARSE_ERROR, "invalid UTF-8 at %s:%d:%d", P->file, l.line,
@@ -264,6 +251,27 @@ static graphc_status_t expect_punct(parser *P, char c) {
   return expected(P, t, what);
 }
 
+/* After a list item: ',' continues, `close` ends the list (*done). */
+static graphc_status_t list_sep(parser *P, char close, bool *done) {
+  token t = peek(P);
+  *done = is_punct(t, P, close);
+  if (*done || is_punct(t, P, ',')) {
+    take(P, t);
+    return NULL;
+  }
+  char what[16];
+  snprintf(what, sizeof what, "',' or '%c'", close);
+  return expected(P, t, what);
+}
+
+/* `open`, then *done if `close` follows at once (an empty list). */
+static graphc_status_t list_open(parser *P, char open, char close, bool *done) {
+  GC_TRY(expect_punct(P, open));
+  token t = peek(P);
+  if ((*done = is_punct(t, P, close))) take(P, t);
+  return NULL;
+}
+
 static char *copy_span(const parser *P, size_t off, size_t len) {
   char *s = malloc(len + 1);
   if (s) {
@@ -305,8 +313,8 @@ static bool scope_put(scope *sc, const char *s, size_t n, int id) {
   if ((sc->count + 1) * 2 > sc->cap) {
     scope old = *sc;
     size_t cap = sc->cap ? sc->cap * 2 : 16;
-    scope nw = {calloc(cap, sizeof(char *)), calloc(cap, sizeof(size_t)),
-                calloc(cap, sizeof(int)), cap, 0};
+    scope nw = {calloc(cap, sizeof(char *)), calloc(cap, sizeof(size_t)), calloc(cap, sizeof(int)),
+                cap, 0};
     if (!nw.names || !nw.lens || !nw.ids) {
       free(nw.names);
       free(nw.lens);
@@ -342,17 +350,14 @@ static graphc_status_t resolve(parser *P, const gc_graph *g, const scope *sc, to
   if (!pct && t.kind != TK_NAME) return expected(P, t, "a value (%name or an input name)");
   const char *s = P->src + t.off + pct;
   size_t n = t.len - pct;
-  int v;
+  int shown = n > 80 ? 80 : (int)n, v;
   if (!scope_find(sc, s, n, &v))
-    return err_at(P, t.off, "use of undefined value '%.*s'", (int)(t.len > 80 ? 80 : t.len),
-                  P->src + t.off);
+    return err_at(P, t.off, "use of undefined value '%s%.*s'", pct ? "%" : "", shown, s);
   bool is_input = g->values[v].producer < 0;
   if (pct && is_input)
-    return err_at(P, t.off, "'%.*s' is an input: refer to it as '%.*s'", (int)t.len,
-                  P->src + t.off, (int)n, s);
+    return err_at(P, t.off, "'%%%.*s' is an input: refer to it as '%.*s'", shown, s, shown, s);
   if (!pct && !is_input)
-    return err_at(P, t.off, "'%.*s' is a node result: refer to it as '%%%.*s'", (int)n, s,
-                  (int)n, s);
+    return err_at(P, t.off, "'%.*s' is a node result: refer to it as '%%%.*s'", shown, s, shown, s);
   *id = v;
   return NULL;
 }
@@ -368,7 +373,8 @@ static graphc_status_t parse_int(parser *P, const char *what, int64_t *out) {
   for (size_t i = neg; i < t.len; i++) {
     if (!is_digit(s[i])) return expected(P, t, what);
     unsigned d = (unsigned)(s[i] - '0');
-    if (v > (limit - d) / 10) return err_at(P, t.off, "integer %.*s out of range", (int)(t.len > 40 ? 40 : t.len), s);
+    if (v > (limit - d) / 10)
+      return err_at(P, t.off, "integer %.*s out of range", (int)(t.len > 40 ? 40 : t.len), s);
     v = v * 10 + d;
   }
   take(P, t);
@@ -395,9 +401,10 @@ static graphc_status_t parse_float(parser *P, const char *what, double *out) {
   char buf[512];
   memcpy(buf, P->src + t.off, t.len);
   buf[t.len] = 0;
+  if (!P->c_numeric) P->c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
   errno = 0;
   char *end;
-  double v = strtod(buf, &end);
+  double v = P->c_numeric ? strtod_l(buf, &end, P->c_numeric) : strtod(buf, &end);
   if (*end) return expected(P, t, what);
   if (errno == ERANGE && isinf(v)) return err_at(P, start, "float %s out of range", buf);
   take(P, t);
@@ -453,27 +460,14 @@ static graphc_status_t parse_dim(parser *P, gc_graph *g, bool create_syms, bool 
 /* '[' dim (',' dim)* ']' or '[]'; at most GC_MAX_RANK entries. */
 static graphc_status_t parse_dim_list(parser *P, gc_graph *g, bool create_syms, bool allow_neg,
                                       gc_dim *dims, int *count) {
-  GC_TRY(expect_punct(P, '['));
-  *count = 0;
-  token t = peek(P);
-  if (is_punct(t, P, ']')) {
-    take(P, t);
-    return NULL;
-  }
-  for (;;) {
-    t = peek(P);
-    if (*count == GC_MAX_RANK)
-      return err_at(P, t.off, "more than %d dims", GC_MAX_RANK);
+  bool done;
+  GC_TRY(list_open(P, '[', ']', &done));
+  for (*count = 0; !done; (*count)++) {
+    if (*count == GC_MAX_RANK) return err_at(P, peek(P).off, "more than %d dims", GC_MAX_RANK);
     GC_TRY(parse_dim(P, g, create_syms, allow_neg, &dims[*count]));
-    (*count)++;
-    t = peek(P);
-    if (is_punct(t, P, ']')) {
-      take(P, t);
-      return NULL;
-    }
-    if (!is_punct(t, P, ',')) return expected(P, t, "',' or ']'");
-    take(P, t);
+    GC_TRY(list_sep(P, ']', &done));
   }
+  return NULL;
 }
 
 /* dtype '[' dims ']' */
@@ -502,47 +496,21 @@ static void attr_list_free(attr_list *al) {
   al->n = 0;
 }
 
+/* '[' int (',' int)* ']' into a->ints (owned by the attr list). */
 static graphc_status_t parse_ints(parser *P, graphc_attr_t *a) {
-  GC_TRY(expect_punct(P, '['));
-  token t = peek(P);
-  if (is_punct(t, P, ']')) {
-    take(P, t);
-    return NULL;
-  }
+  bool done;
+  GC_TRY(list_open(P, '[', ']', &done));
   int64_t *v = NULL;
-  int n = 0, cap = 0;
-  graphc_status_t st = NULL;
-  for (;;) {
-    t = peek(P);
-    if (n == MAX_INTS_LEN) {
-      st = err_at(P, t.off, "list longer than %d entries", MAX_INTS_LEN);
-      break;
-    }
-    if (n == cap) {
-      cap = cap ? cap * 2 : 8;
-      int64_t *nv = realloc(v, (size_t)cap * sizeof *v);
-      if (!nv) {
-        st = GC_OOM();
-        break;
-      }
-      v = nv;
-    }
-    if ((st = parse_int(P, "an integer", &v[n]))) break;
-    n++;
-    t = peek(P);
-    if (is_punct(t, P, ']')) {
-      take(P, t);
-      break;
-    }
-    if (!is_punct(t, P, ',')) {
-      st = expected(P, t, "',' or ']'");
-      break;
-    }
-    take(P, t);
+  int cap = 0;
+  for (a->count = 0; !done; a->count++) {
+    if (a->count == MAX_INTS_LEN)
+      return err_at(P, peek(P).off, "list longer than %d entries", MAX_INTS_LEN);
+    GROW(v, a->count, cap);
+    a->ints = v;
+    GC_TRY(parse_int(P, "an integer", &v[a->count]));
+    GC_TRY(list_sep(P, ']', &done));
   }
-  a->ints = v;
-  a->count = n;
-  return st;
+  return NULL;
 }
 
 /* name '=' value, value syntax chosen by the op's schema. */
@@ -568,49 +536,36 @@ static graphc_status_t parse_attr(parser *P, gc_graph *g, const gc_op_info *op, 
   memset(a, 0, sizeof *a);
   a->name = spec->name;
   a->kind = spec->kind;
-  token t = peek(P);
+  static const char *const kind_what[] = {"an integer",    "a number",        "true or false",
+                                          "an identifier", "an integer list", "a dtype",
+                                          "a dim list"};
+  if ((unsigned)spec->kind > GRAPHC_ATTR_DIMS)
+    return err_at(P, name.off, "attribute '%s' has an unknown kind", spec->name);
   char what[96];
+  snprintf(what, sizeof what, "%s for attribute '%s'", kind_what[spec->kind], spec->name);
+  token t = peek(P);
+  bool bracket = is_punct(t, P, '[');
   switch (spec->kind) {
     case GRAPHC_ATTR_INT:
-      snprintf(what, sizeof what, "an integer for attribute '%s'", spec->name);
       return parse_int(P, what, &a->i);
     case GRAPHC_ATTR_FLOAT:
-      snprintf(what, sizeof what, "a number for attribute '%s'", spec->name);
       return parse_float(P, what, &a->f);
     case GRAPHC_ATTR_BOOL:
-      if (is_word(t, P, "true") || is_word(t, P, "false")) {
-        take(P, t);
-        a->i = P->src[t.off] == 't';
-        return NULL;
-      }
-      snprintf(what, sizeof what, "true or false for attribute '%s'", spec->name);
-      return expected(P, t, what);
+      if (!is_word(t, P, "true") && !is_word(t, P, "false")) return expected(P, t, what);
+      a->i = P->src[t.off] == 't';
+      break;
     case GRAPHC_ATTR_STRING:
-      if (t.kind != TK_NAME) {
-        snprintf(what, sizeof what, "an identifier for attribute '%s'", spec->name);
-        return expected(P, t, what);
-      }
-      take(P, t);
-      a->s = copy_span(P, t.off, t.len);
-      return a->s ? NULL : GC_OOM();
+      if (t.kind != TK_NAME) return expected(P, t, what);
+      if (!(a->s = copy_span(P, t.off, t.len))) return GC_OOM();
+      break;
     case GRAPHC_ATTR_INTS:
-      if (!is_punct(t, P, '[')) {
-        snprintf(what, sizeof what, "an integer list for attribute '%s'", spec->name);
-        return expected(P, t, what);
-      }
-      return parse_ints(P, a);
+      return bracket ? parse_ints(P, a) : expected(P, t, what);
     case GRAPHC_ATTR_DTYPE:
-      if (t.kind != TK_NAME || !gc_dtype_parse(P->src + t.off, t.len, &a->dtype)) {
-        snprintf(what, sizeof what, "a dtype for attribute '%s'", spec->name);
+      if (t.kind != TK_NAME || !gc_dtype_parse(P->src + t.off, t.len, &a->dtype))
         return expected(P, t, what);
-      }
-      take(P, t);
-      return NULL;
+      break;
     case GRAPHC_ATTR_DIMS: {
-      if (!is_punct(t, P, '[')) {
-        snprintf(what, sizeof what, "a dim list for attribute '%s'", spec->name);
-        return expected(P, t, what);
-      }
+      if (!bracket) return expected(P, t, what);
       gc_dim dims[GC_MAX_RANK];
       int n = 0;
       GC_TRY(parse_dim_list(P, g, false, true, dims, &n));
@@ -622,7 +577,8 @@ static graphc_status_t parse_attr(parser *P, gc_graph *g, const gc_op_info *op, 
       return NULL;
     }
   }
-  return err_at(P, name.off, "attribute '%s' has an unknown kind", spec->name);
+  take(P, t);
+  return NULL;
 }
 
 /* --- graphs ---------------------------------------------------------------------- */
@@ -637,7 +593,7 @@ static graphc_status_t check_new_name(parser *P, const scope *sc, token t, size_
   return NULL;
 }
 
-/* name ':' type [role]; adds the input to g and sc. */
+/* name ":" type, then a role in the top-level graph; adds the input to g and sc. */
 static graphc_status_t parse_input(parser *P, gc_graph *g, scope *sc, bool root) {
   token name = peek(P);
   if (name.kind != TK_NAME) return expected(P, name, "an input name");
@@ -667,22 +623,13 @@ static graphc_status_t parse_input(parser *P, gc_graph *g, scope *sc, bool root)
 
 /* '(' [input (',' input)*] ')' */
 static graphc_status_t parse_inputs(parser *P, gc_graph *g, scope *sc, bool root) {
-  GC_TRY(expect_punct(P, '('));
-  token t = peek(P);
-  if (is_punct(t, P, ')')) {
-    take(P, t);
-    return NULL;
-  }
-  for (;;) {
+  bool done;
+  GC_TRY(list_open(P, '(', ')', &done));
+  while (!done) {
     GC_TRY(parse_input(P, g, sc, root));
-    t = peek(P);
-    if (is_punct(t, P, ')')) {
-      take(P, t);
-      return NULL;
-    }
-    if (!is_punct(t, P, ',')) return expected(P, t, "',' or ')'");
-    take(P, t);
+    GC_TRY(list_sep(P, ')', &done));
   }
+  return NULL;
 }
 
 /* 'region' '(' params ')' '{' body '}' -> a new region graph of g. */
@@ -726,57 +673,33 @@ static void node_parts_free(node_parts *np) {
   for (int i = 0; i < GC_MAX_RESULTS; i++) free(np->result_names[i]);
 }
 
-/* op '(' operands, attrs ')' regions... after the results and '='. */
+/* '(' operands, attrs ')' regions..., after the op name. */
 static graphc_status_t parse_call(parser *P, gc_graph *g, scope *sc, node_parts *np,
                                   const gc_op_info *op) {
-  GC_TRY(expect_punct(P, '('));
-  token t = peek(P);
-  if (is_punct(t, P, ')')) {
-    take(P, t);
-  } else {
-    for (;;) {
-      t = peek(P);
-      bool is_attr = false;
-      if (t.kind == TK_NAME) {
-        size_t save = P->pos;
-        take(P, t);
-        is_attr = is_punct(peek(P), P, '=');
-        P->pos = save;
-      }
-      if (is_attr) {
-        GC_TRY(parse_attr(P, g, op, t, &np->attrs));
-      } else {
-        if (np->attrs.n > 0 && (t.kind == TK_NAME || t.kind == TK_RESULT))
-          return err_at(P, t.off, "operands must come before attributes");
-        int id;
-        GC_TRY(resolve(P, g, sc, t, &id));
-        take(P, t);
-        if (np->noperands == np->capoperands) {
-          int cap = np->capoperands ? np->capoperands * 2 : 8;
-          int *nv = realloc(np->operands, (size_t)cap * sizeof *nv);
-          if (!nv) return GC_OOM();
-          np->operands = nv;
-          np->capoperands = cap;
-        }
-        np->operands[np->noperands++] = id;
-      }
-      t = peek(P);
-      if (is_punct(t, P, ')')) {
-        take(P, t);
-        break;
-      }
-      if (!is_punct(t, P, ',')) return expected(P, t, "',' or ')'");
+  bool done;
+  GC_TRY(list_open(P, '(', ')', &done));
+  while (!done) {
+    token t = peek(P);
+    bool is_attr = false;
+    if (t.kind == TK_NAME) { /* name '=' starts an attribute */
+      take(P, t);
+      is_attr = is_punct(peek(P), P, '=');
+      P->pos = t.off;
+    }
+    if (is_attr) {
+      GC_TRY(parse_attr(P, g, op, t, &np->attrs));
+    } else {
+      if (np->attrs.n > 0 && (t.kind == TK_NAME || t.kind == TK_RESULT))
+        return err_at(P, t.off, "operands must come before attributes");
+      GROW(np->operands, np->noperands, np->capoperands);
+      GC_TRY(resolve(P, g, sc, t, &np->operands[np->noperands]));
+      np->noperands++;
       take(P, t);
     }
+    GC_TRY(list_sep(P, ')', &done));
   }
-  for (t = peek(P); is_word(t, P, "region"); t = peek(P)) {
-    if (np->nregions == np->capregions) {
-      int cap = np->capregions ? np->capregions * 2 : 2;
-      gc_graph **nv = realloc(np->regions, (size_t)cap * sizeof *nv);
-      if (!nv) return GC_OOM();
-      np->regions = nv;
-      np->capregions = cap;
-    }
+  for (token t = peek(P); is_word(t, P, "region"); t = peek(P)) {
+    GROW(np->regions, np->nregions, np->capregions);
     char rname[128];
     snprintf(rname, sizeof rname, "%s.region%d", np->result_names[0], np->nregions);
     GC_TRY(parse_region(P, g, rname, &np->regions[np->nregions]));
@@ -835,9 +758,9 @@ static graphc_status_t parse_node(parser *P, gc_graph *g, scope *sc, node_parts 
   int nregions = np->nregions;
   np->regions = NULL; /* taken over by the builder, even on failure */
   np->nregions = np->capregions = 0;
-  graphc_status_t st = gc_graph_add_node(
-      g, op->name, np->operands, np->noperands, np->attrs.a, np->attrs.n, regions, nregions,
-      (const char *const *)np->result_names, loc, &node);
+  graphc_status_t st =
+      gc_graph_add_node(g, op->name, np->operands, np->noperands, np->attrs.a, np->attrs.n, regions,
+                        nregions, (const char *const *)np->result_names, loc, &node);
   free(regions);
   GC_TRY(st);
   const gc_node *nd = &g->nodes[node];
@@ -851,39 +774,22 @@ static graphc_status_t parse_node(parser *P, gc_graph *g, scope *sc, node_parts 
   return NULL;
 }
 
-/* 'return' [value (',' value)*] '}' */
-static graphc_status_t parse_return(parser *P, gc_graph *g, const scope *sc) {
-  int *ids = NULL, n = 0, cap = 0;
-  graphc_status_t st = NULL;
-  token t = peek(P);
-  if (!is_punct(t, P, '}')) {
-    for (;;) {
-      t = peek(P);
-      int id;
-      if ((st = resolve(P, g, sc, t, &id))) break;
-      take(P, t);
-      if (n == cap) {
-        cap = cap ? cap * 2 : 8;
-        int *nv = realloc(ids, (size_t)cap * sizeof *nv);
-        if (!nv) {
-          st = GC_OOM();
-          break;
-        }
-        ids = nv;
-      }
-      ids[n++] = id;
-      t = peek(P);
-      if (!is_punct(t, P, ',')) break;
-      take(P, t);
-    }
+/* after 'return': [value (',' value)*] '}' */
+static graphc_status_t parse_return(parser *P, gc_graph *g, const scope *sc, int **ids) {
+  int n = 0, cap = 0;
+  bool done = is_punct(peek(P), P, '}');
+  while (!done) {
+    token t = peek(P);
+    GROW(*ids, n, cap);
+    GC_TRY(resolve(P, g, sc, t, &(*ids)[n]));
+    n++;
+    take(P, t);
+    done = !is_punct(peek(P), P, ',');
+    if (!done) take(P, peek(P));
   }
-  if (!st) st = expect_punct(P, '}');
-  if (!st) {
-    int none = 0;
-    st = gc_graph_set_outputs(g, n ? ids : &none, n);
-  }
-  free(ids);
-  return st;
+  GC_TRY(expect_punct(P, '}'));
+  int none = 0;
+  return gc_graph_set_outputs(g, n ? *ids : &none, n);
 }
 
 /* '{' node* 'return' ... '}' */
@@ -893,7 +799,10 @@ static graphc_status_t parse_body(parser *P, gc_graph *g, scope *sc) {
     token t = peek(P);
     if (is_word(t, P, "return")) {
       take(P, t);
-      return parse_return(P, g, sc);
+      int *ids = NULL;
+      graphc_status_t st = parse_return(P, g, sc, &ids);
+      free(ids);
+      return st;
     }
     if (t.kind != TK_RESULT) return expected(P, t, "a node (%name = op(...)) or 'return'");
     node_parts np;
@@ -949,7 +858,9 @@ graphc_status_t graphc_graph_parse(graphc_context_t *context, const char *text, 
   P.file = filename ? filename : "<input>";
   P.ctx = context;
   P.cur_line = 1;
-  return parse_graph(&P, out_graph);
+  graphc_status_t st = parse_graph(&P, out_graph);
+  if (P.c_numeric) freelocale(P.c_numeric);
+  return st;
 }
 
 graphc_status_t graphc_graph_parse_file(graphc_context_t *context, const char *path,

@@ -179,8 +179,8 @@ void gc_text_print_graph(gc_strbuf *sb, const gc_graph *g) {
   if (!gc_text_is_name(name, strlen(name))) {
     gc_sb_append(sb, "_");
     for (const char *c = name; *c; c++) {
-      bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                (*c >= '0' && *c <= '9') || *c == '_' || *c == '.';
+      bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                *c == '_' || *c == '.';
       gc_sb_appendn(sb, ok ? c : "_", 1);
     }
   } else {

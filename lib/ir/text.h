@@ -19,7 +19,5 @@ void gc_text_print_graph(gc_strbuf *sb, const gc_graph *g);
 
 /* True when s[0..n) is a bare name: [A-Za-z_][A-Za-z0-9_.]*. */
 bool gc_text_is_name(const char *s, size_t n);
-/* True when s[0..n) may follow '%': [A-Za-z0-9_.]+. */
-bool gc_text_is_result_name(const char *s, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /* Growable strings. */
 #include "support/strbuf.h"
 
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,7 +76,13 @@ void gc_sb_double(gc_strbuf *sb, double v) {
   char buf[64];
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, sizeof buf, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v) break;
+    if (strtod(buf, NULL) == v) break; /* same locale both ways */
+  }
+  /* The text form always uses '.', whatever LC_NUMERIC says. */
+  const char *dp = localeconv()->decimal_point;
+  if (dp && dp[0] && dp[0] != '.' && !dp[1]) {
+    char *c = strchr(buf, dp[0]);
+    if (c) *c = '.';
   }
   gc_sb_append(sb, buf);
   /* Make sure it reads as a float literal, not an integer. */
