@@ -16,6 +16,6 @@ cmake --build "$prefix/consumer-build" >/dev/null
 LD_LIBRARY_PATH="$prefix/lib:$prefix/lib/x86_64-linux-gnu" "$prefix/consumer-build/consumer"
 pc=$(find "$prefix" -name graphc.pc -printf '%h\n')
 cc -std=c11 -Wall -Wextra -Werror examples/consumer/consumer.c -o "$prefix/consumer-pc" \
-   $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs graphc) -lm -Wl,-rpath,"$(dirname "$pc")/.."
+   $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs graphc) -lm -Wl,-rpath,"$pc/.."
 "$prefix/consumer-pc"
 echo "install: ok (find_package and pkg-config consumers ran)"

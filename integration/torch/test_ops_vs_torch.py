@@ -1465,6 +1465,9 @@ def run_case(c, seed, keep):
         except subprocess.TimeoutExpired:
             res.fail('graphc timed out after 120 s')
             return res
+        except OSError as e:  # e.g. the binary is being relinked
+            res.fail('cannot run %s: %s' % (GRAPHC, e))
+            return res
         lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
         if p.returncode < 0 or p.returncode >= 128:
             res.fail('graphc crashed (exit %d, signal?): %s' % (p.returncode, p.stderr.strip()[-500:]))
