@@ -14,7 +14,9 @@
   X(shape)              \
   X(index)              \
   X(create)             \
-  X(region)
+  X(region)             \
+  X(grad)               \
+  X(collective)
 
 #define GC_DECLARE_GROUP(g) extern const gc_op_info gc_ops_##g[];
 GC_OP_GROUPS(GC_DECLARE_GROUP)
