@@ -301,9 +301,14 @@ def add_unary_cases():
                {'approximate': 'tanh'}, tag='tanh')
     simple('gelu', [I('x', 'f32', (3, 4))], F.gelu, {'approximate': 'none'}, tag='none')
     # NaN / inf handling and out-of-domain inputs (NaN positions must match)
-    for op in ('relu', 'abs', 'neg', 'exp', 'tanh', 'sigmoid', 'silu', 'erf'):
+    for op in list(UNARY_ANY) + list(UNARY_FLOAT):
         simple(op, [I('x', 'f32', (4, 5), 'special')], UNARY_ANY.get(op) or UNARY_FLOAT[op],
                tag='special')
+    simple('gelu', [I('x', 'f64', (4, 5), 'special')], lambda x: F.gelu(x, approximate='tanh'),
+           {'approximate': 'tanh'}, tag='tanh,special')
+    edge = lambda r, s: np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1e30, -1e30, 88.7])
+    for op in list(UNARY_ANY) + list(UNARY_FLOAT):
+        simple(op, [I('x', 'f64', (10,), edge)], UNARY_ANY.get(op) or UNARY_FLOAT[op], tag='edge')
     for op in ('log', 'sqrt', 'rsqrt'):
         simple(op, [I('x', 'f64', (4, 5), 'normal')], UNARY_FLOAT[op], tag='neg-domain')
     # integer wrap-around: -INT_MIN
@@ -382,6 +387,10 @@ def add_binary_cases():
     simple('pow', [I('a', 'f32', (6,), 'normal'),
                    I('b', 'f32', (6,), lambda r, s: np.array([0.5, 1.5, 0.5, 2.0, -0.5, 3.0]))],
            torch.pow, tag='nan-trap')
+    pa = [0.0, -0.0, 0.0, np.inf, -np.inf, -np.inf, np.nan, 1.0, -1.0, -1.0, 2.0, 0.5, -8.0]
+    pb = [-1.0, -3.0, 0.0, -0.5, 3.0, 2.0, 0.0, np.nan, np.inf, -np.inf, np.inf, -np.inf, 1 / 3]
+    simple('pow', [I('a', 'f64', (13,), lambda r, s: np.array(pa)), I('b', 'f64', (13,), lambda r, s: np.array(pb))],
+           torch.pow, tag='ieee-edge')
     simple('pow', [I('a', 'i64', (8,), ('int', -3, 4)),
                    I('b', 'i64', (8,), lambda r, s: np.array([-2, -1, 0, 1, 2, 3, -3, 5]))],
            torch.pow, tag='neg-exp')
@@ -515,6 +524,14 @@ def add_reduce_cases():
             simple(op, [I('x', dt, shape, gen)], (lambda f, d: lambda x: f(x, dim=d))(fn, dim), {'dim': dim},
                    tag='' if gen == 'normal' else gen)
 
+    neg_inf_rows = lambda r, s: np.where(np.arange(s[0])[:, None] == 0, -np.inf,
+                                         np.where(r.random(s) < 0.4, -np.inf, r.standard_normal(s)))
+    for op, fn in (('softmax', F.softmax), ('log_softmax', F.log_softmax)):
+        simple(op, [I('x', 'f32', (4, 6), neg_inf_rows)], (lambda f: lambda x: f(x, dim=1))(fn), {'dim': 1},
+               tag='-inf')
+        simple(op, [I('x', 'f64', (3, 5), lambda r, s: np.where(r.random(s) < 0.3, np.inf, r.standard_normal(s)))],
+               (lambda f: lambda x: f(x, dim=0))(fn), {'dim': 0}, tag='+inf')
+
     # layer_norm
     def ln_ref(ns, eps):
         return lambda x, *wb: F.layer_norm(x, ns, *wb, eps=eps)
@@ -589,6 +606,30 @@ def add_reduce_cases():
 
 # ---- dropout ---------------------------------------------------------------
 
+def dropout_mask(seed, n, p):
+    """The keep mask docs/ops.md specifies (bit for bit in every backend):
+    u = (splitmix64(seed ^ (0x9e3779b97f4a7c15 * i)) >> 11) * 2^-53 for flat
+    index i, keep when u >= p."""
+    with np.errstate(over='ignore'):
+        u64 = np.uint64
+        i = np.arange(n, dtype=np.uint64)
+        z = u64(seed & (2**64 - 1)) ^ (u64(0x9e3779b97f4a7c15) * i)
+        z = z + u64(0x9e3779b97f4a7c15)
+        z = (z ^ (z >> u64(30))) * u64(0xbf58476d1ce4e5b9)
+        z = (z ^ (z >> u64(27))) * u64(0x94d049bb133111eb)
+        z = z ^ (z >> u64(31))
+    return (z >> u64(11)).astype(np.float64) * 2.0**-53 >= p
+
+
+def dropout_ref(p):
+    """y = x * (keep ? round(1/(1-p)) : 0), the scale rounded to x's dtype
+    first (PyTorch multiplies by a mask of x's dtype)."""
+    def f(x, s):
+        keep = torch.from_numpy(dropout_mask(int(s), x.numel(), p)).reshape(x.shape)
+        return x * torch.where(keep, torch.tensor(1.0 / (1.0 - p)).to(x.dtype), torch.zeros((), dtype=x.dtype))
+    return f
+
+
 def dropout_check(p, dt):
     """Every output is 0 or x * round(1/(1-p)); the kept fraction is within
     6 sigma of 1-p (binomial)."""
@@ -617,7 +658,7 @@ def dropout_check(p, dt):
 
 
 def add_dropout_cases():
-    seed = lambda r, s: r.integers(0, 2**62, s)
+    seed = lambda r, s: r.integers(-2**62, 2**62, s)
     for dt, shape in (('f32', (3, 4)), ('f64', (17,)), ('f16', (2, 3, 5)), ('bf16', (7,)), ('f32', (0, 3))):
         simple('dropout', [I('x', dt, shape), I('s', 'i64', (), seed)], lambda x, s: x.clone(),
                {'p': 0.0}, tag='p=0')
@@ -631,7 +672,8 @@ def add_dropout_cases():
            lambda x, s: F.dropout(x, 1.0, True), {'p': 1.0}, tag='p=1')
     for dt, shape, p in (('f32', (64, 64), 0.5), ('f64', (4000,), 0.2), ('f16', (50, 60), 0.5),
                          ('bf16', (3000,), 0.5), ('f32', (7, 17, 13), 0.9), ('f32', (1000,), 0.1)):
-        simple('dropout', [I('x', dt, shape), I('s', 'i64', (), seed)], None, {'p': p},
+        # statistics (every value 0 or x/(1-p), kept fraction ~ 1-p), and the exact documented mask
+        simple('dropout', [I('x', dt, shape), I('s', 'i64', (), seed)], dropout_ref(p), {'p': p},
                tag='p=%s' % p, check=dropout_check(p, dt))
     # the mask depends only on (seed, flat index): the same through a reshape
     body = '\n'.join([node('dropout', ['x', 's'], {'p': 0.5}, ('a',)),
@@ -660,7 +702,7 @@ def add_linalg_cases():
     for xs, n, bias, dt in [((3, 5), 4, True, 'f32'), ((3, 5), 4, False, 'f32'), ((5,), 3, True, 'f32'),
                             ((2, 3, 5), 4, True, 'f64'), ((1, 1), 1, True, 'f32'), ((0, 5), 4, True, 'f32'),
                             ((3, 17), 7, True, 'f16'), ((3, 8), 2, False, 'bf16'), ((2, 2, 2, 3), 5, True, 'f64'),
-                            ((4, 0), 3, True, 'f32')]:
+                            ((4, 0), 3, True, 'f32'), ((3, 4), 5, True, 'i64'), ((2, 2, 3), 2, False, 'i32')]:
         ins = [I('x', dt, xs), I('w', dt, (n, xs[-1]))] + ([I('b', dt, (n,))] if bias else [])
         simple('linear', ins, F.linear, tag='bias' if bias else 'nobias')
 
@@ -747,6 +789,14 @@ def add_linalg_cases():
                           ((1, 1, 1, 1), {'kernel_size': [1, 1]}, 'f32')]:
         tag = ','.join('%s=%s' % (k, v) for k, v in attrs.items() if k != 'kernel_size')
         simple('avg_pool2d', [I('x', dt, xs)], ap_ref(attrs), attrs, tag=tag, out_dtypes=[dt])
+    # i64 averages divide with truncation toward zero, as PyTorch's integer kernel does
+    for xs, attrs in [((1, 2, 6, 6), {'kernel_size': [2, 2]}),
+                      ((2, 1, 7, 7), {'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1]}),
+                      ((1, 1, 7, 7), {'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1],
+                                      'count_include_pad': False, 'ceil_mode': True}),
+                      ((3, 5, 5), {'kernel_size': [2, 3], 'ceil_mode': True})]:
+        tag = ','.join('%s=%s' % (k, v) for k, v in attrs.items() if k != 'kernel_size')
+        simple('avg_pool2d', [I('x', 'i64', xs, 'wide')], ap_ref(attrs), attrs, tag=tag)
 
     for xs, osz, dt in [((1, 2, 7, 5), [1, 1], 'f32'), ((1, 2, 7, 5), [3, 2], 'f32'), ((2, 3, 6, 6), [4, 4], 'f32'),
                         ((1, 1, 5, 7), [5, 7], 'f64'), ((3, 17, 3), [4, 2], 'f32'), ((1, 2, 3, 3), [5, 4], 'f64'),
@@ -1296,6 +1346,28 @@ def add_negative_cases():
     neg_case('linear-k', node('linear', ['x', 'w']), [f('x', (3, 4)), f('w', (2, 5))], r'weight')
     neg_case('index-select-float-index', node('index_select', ['a', 'i'], {'dim': 0}),
              [f('a', (3, 2)), f('i', (2,))], r'i32 or i64')
+    neg_case('conv2d-int', node('conv2d', ['x', 'w']), [I('x', 'i64', (1, 1, 3, 3)), I('w', 'i64', (1, 1, 2, 2))],
+             r'float')
+    neg_case('avg-pool-i32', node('avg_pool2d', ['x'], {'kernel_size': [2, 2]}), [I('x', 'i32', (1, 1, 4, 4))],
+             r'avg_pool2d')
+    neg_case('adaptive-avg-pool-int', node('adaptive_avg_pool2d', ['x'], {'output_size': [2, 2]}),
+             [I('x', 'i64', (1, 1, 4, 4))], r'float')
+    neg_case('arange-bool', node('arange', [], {'end': [4], 'dtype': 'bool'}), [], r'bool')
+    neg_case('sdpa-mask-dtype', node('scaled_dot_product_attention', ['q', 'k', 'v', 'm'], {'has_mask': True}),
+             [f('q', (1, 2, 3, 4), 'f16'), f('k', (1, 2, 5, 4), 'f16'), f('v', (1, 2, 5, 4), 'f16'),
+              f('m', (3, 5))], r'mask')
+    neg_case('sdpa-score-fn-rank3', '\n'.join([
+        '  %r = scaled_dot_product_attention(q, k, v) region(s: f32[2, 3, 5], b: i64[2, 1, 1], '
+        'qi: i64[1, 3, 1], ki: i64[1, 1, 5]) {', '    return s', '  }']),
+        [f('q', (2, 3, 4)), f('k', (2, 5, 4)), f('v', (2, 5, 4))], r'rank')
+    c = neg_case('reshape-symbolic-divisor', node('reshape', ['x'], {'shape': ['B', -1]}),
+                 [f('a', (2,)), f('b', (3,)), f('x', (6, 4))], r'reshape|-1')
+    c.decls = ['a: f32[B] input', 'b: f32[S] input', 'x: f32[B*S, 4] input']
+    # ... while writing the shape out is fine
+    c = add_case(Case('sym[reshape-written-out]/f32/B,S,B*Sx4', ['reshape'],
+                      node('reshape', ['x'], {'shape': ['B', 'S*4']}), [f('a', (2,)), f('b', (3,)), f('x', (6, 4))],
+                      lambda a, b, x: x.reshape(2, 12)))
+    c.decls = ['a: f32[B] input', 'b: f32[S] input', 'x: f32[B*S, 4] input']
     neg_case('input-wrong-dtype', node('neg', ['a']), [f('a', (3,))], r'expected f32|holds f64',
              npy={'a': np.ones(3, np.float64)})
     neg_case('input-wrong-shape', node('neg', ['a']), [f('a', (3,))], r"input|dim",
@@ -1625,7 +1697,9 @@ def main():
         if dt in agg:
             a, an, rel, rn, n = agg[dt]
             rtol, atol = TOL[dt]
-            if dt in FLOATS:
+            if dt in FLOATS and a == 0 and rel == 0:
+                print('  %-4s all %d values exact; tol rtol %g atol %g' % (dt, n, rtol, atol))
+            elif dt in FLOATS:
                 print('  %-4s max abs %.3g (%s), max rel %.3g (%s); %d values; tol rtol %g atol %g' % (
                     dt, a, an, rel, rn, n, rtol, atol))
             else:
