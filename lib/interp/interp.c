@@ -19,9 +19,11 @@ struct gc_eval_ctx {
   int nsyms;
   uint64_t max_bytes;
   int depth;
+  struct gc_comm *comm; /* for collective ops; NULL = none given */
 };
 
 const gc_graph *gc_eval_graph(gc_eval_ctx *ec) { return ec->g; }
+struct gc_comm *gc_eval_comm(gc_eval_ctx *ec) { return ec->comm; }
 
 graphc_status_t gc_eval_error(gc_eval_ctx *ec, graphc_status_code_t code, const char *fmt, ...) {
   char where[512], msg[1024];
@@ -198,6 +200,11 @@ static graphc_status_t bind_inputs(gc_eval_ctx *ec, const gc_tensor *inputs) {
 
 graphc_status_t gc_interp_run_tensors(const gc_graph *g, uint64_t max_bytes,
                                       const gc_tensor *inputs, int ninputs, gc_tensor *outputs) {
+  return gc_interp_run_comm(g, max_bytes, NULL, inputs, ninputs, outputs);
+}
+
+graphc_status_t gc_interp_run_comm(const gc_graph *g, uint64_t max_bytes, struct gc_comm *comm,
+                                   const gc_tensor *inputs, int ninputs, gc_tensor *outputs) {
   GC_TRY(gc_graph_check(g));
   if (g->parent) return gc_status(GRAPHC_STATUS_INVALID_ARGUMENT, "cannot run a region on its own");
   if (ninputs != g->ninputs)
@@ -206,6 +213,7 @@ graphc_status_t gc_interp_run_tensors(const gc_graph *g, uint64_t max_bytes,
   gc_eval_ctx ec = {0};
   ec.g = g;
   ec.max_bytes = max_bytes;
+  ec.comm = comm;
   ec.nsyms = gc_dimtab_num_syms(gc_graph_dims(g));
   ec.symvals = calloc((size_t)ec.nsyms + 1, sizeof *ec.symvals);
   ec.bound = calloc((size_t)ec.nsyms + 1, sizeof *ec.bound);

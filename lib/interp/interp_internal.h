@@ -11,4 +11,10 @@
 graphc_status_t gc_interp_run_tensors(const gc_graph *g, uint64_t max_bytes,
                                       const gc_tensor *inputs, int ninputs, gc_tensor *outputs);
 
+/* Same, with a communicator for collective ops (NULL: collectives fail
+ * with a clear error). */
+struct gc_comm;
+graphc_status_t gc_interp_run_comm(const gc_graph *g, uint64_t max_bytes, struct gc_comm *comm,
+                                   const gc_tensor *inputs, int ninputs, gc_tensor *outputs);
+
 #endif

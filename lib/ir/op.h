@@ -94,6 +94,8 @@ graphc_status_t gc_eval_dim(gc_eval_ctx *ec, gc_dim d, int64_t *out);
  * (r->noutputs tensors, owned by the caller afterwards: gc_tensor_free). */
 graphc_status_t gc_eval_region(gc_eval_ctx *ec, const gc_graph *r,
                                const gc_tensor *const *in, gc_tensor *out);
+/* The communicator collectives use, or NULL (lib/comm/comm.h). */
+struct gc_comm *gc_eval_comm(gc_eval_ctx *ec);
 /* The graph whose node is being evaluated (to read value/symbol info). */
 const gc_graph *gc_eval_graph(gc_eval_ctx *ec);
 /* An error status naming the node being evaluated. */
