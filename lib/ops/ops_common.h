@@ -11,6 +11,21 @@
 #include "ir/op.h"
 #include "support/status.h"
 
+/* A failed dim construction (overflow, ...) becomes a located verify error;
+ * out of memory stays what it is. */
+static inline graphc_status_t gc_ops_dim_fail(const gc_infer_ctx *ic, graphc_status_t st) {
+  if (graphc_status_code(st) == GRAPHC_STATUS_RESOURCE_EXHAUSTED) return st;
+  graphc_status_t e = gc_infer_error(ic, "%s", graphc_status_message(st));
+  graphc_status_free(st);
+  return e;
+}
+
+#define DIM_TRY(ic, expr)                                \
+  do {                                                   \
+    graphc_status_t dim_st_ = (expr);                    \
+    if (dim_st_) return gc_ops_dim_fail((ic), dim_st_);  \
+  } while (0)
+
 /* Type text for messages, e.g. "f32[B, 4]". */
 typedef struct gc_ops_tybuf {
   char s[320];

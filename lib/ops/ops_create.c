@@ -7,20 +7,9 @@
 #include <stdio.h>
 
 #include "ir/op.h"
+#include "ops/ops_common.h"
 #include "support/status.h"
 
-static graphc_status_t dim_fail(const gc_infer_ctx *ic, graphc_status_t st) {
-  if (graphc_status_code(st) == GRAPHC_STATUS_RESOURCE_EXHAUSTED) return st;
-  graphc_status_t e = gc_infer_error(ic, "%s", graphc_status_message(st));
-  graphc_status_free(st);
-  return e;
-}
-
-#define DIM_TRY(ic, expr)                         \
-  do {                                            \
-    graphc_status_t dim_st_ = (expr);             \
-    if (dim_st_) return dim_fail((ic), dim_st_);  \
-  } while (0)
 
 static gc_dtype attr_dtype(const gc_node *n, gc_dtype dflt) {
   const gc_attr *a = gc_node_attr(n, "dtype");

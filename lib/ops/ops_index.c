@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ir/op.h"
+#include "ops/ops_common.h"
 #include "support/status.h"
 
 #define TYPE_BUF 256
@@ -22,18 +23,6 @@ static bool is_const_val(const gc_dimtab *t, gc_dim d, int64_t want) {
   return gc_dim_is_const(t, d, &v) && v == want;
 }
 
-static graphc_status_t dim_fail(const gc_infer_ctx *ic, graphc_status_t st) {
-  if (graphc_status_code(st) == GRAPHC_STATUS_RESOURCE_EXHAUSTED) return st;
-  graphc_status_t e = gc_infer_error(ic, "%s", graphc_status_message(st));
-  graphc_status_free(st);
-  return e;
-}
-
-#define DIM_TRY(ic, expr)                         \
-  do {                                            \
-    graphc_status_t dim_st_ = (expr);             \
-    if (dim_st_) return dim_fail((ic), dim_st_);  \
-  } while (0)
 
 static graphc_status_t wrap_attr_dim(const gc_infer_ctx *ic, const char *name, int64_t d, int rank,
                                      int *out) {

@@ -11,26 +11,13 @@
 #include <string.h>
 
 #include "ir/op.h"
+#include "ops/ops_common.h"
 #include "support/status.h"
 
 #define TYPE_BUF 256
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* A failed dim construction (overflow, ...) becomes a located verify error;
- * out of memory stays what it is. */
-static graphc_status_t dim_fail(const gc_infer_ctx *ic, graphc_status_t st) {
-  if (graphc_status_code(st) == GRAPHC_STATUS_RESOURCE_EXHAUSTED) return st;
-  graphc_status_t e = gc_infer_error(ic, "%s", graphc_status_message(st));
-  graphc_status_free(st);
-  return e;
-}
-
-#define DIM_TRY(ic, expr)                         \
-  do {                                            \
-    graphc_status_t dim_st_ = (expr);             \
-    if (dim_st_) return dim_fail((ic), dim_st_);  \
-  } while (0)
 
 static void type_str(const gc_infer_ctx *ic, const gc_type *t, char *buf, size_t cap) {
   gc_type_format(gc_infer_dims(ic), t, buf, cap);
