@@ -13,6 +13,7 @@
 #include "interp/interp_internal.h"
 #include "io/npy.h"
 #include "ir/op.h"
+#include "passes/pass.h"
 #include "support/status.h"
 
 typedef struct cmd {
@@ -67,19 +68,45 @@ static int cmd_check(int argc, char **argv) {
 }
 
 static int cmd_print(int argc, char **argv) {
-  if (argc != 2 || argv[1][0] == '-') return usage_error(current, "expected one model file", NULL);
+  const char *model = NULL, *after = NULL, *pipeline = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
+    else if (!strcmp(argv[i], "--pipeline") && i + 1 < argc) pipeline = argv[++i];
+    else if (argv[i][0] == '-') return usage_error(current, "unknown or incomplete option", argv[i]);
+    else if (!model) model = argv[i];
+    else return usage_error(current, "more than one model file", argv[i]);
+  }
+  if (!model) return usage_error(current, "expected one model file", NULL);
   graphc_context_t *ctx;
   graphc_graph_t *g;
-  int rc = load(&ctx, &g, argv[1]);
+  int rc = load(&ctx, &g, model);
   if (rc) return rc;
-  char *text;
-  graphc_status_t st = graphc_graph_print(g, &text, NULL);
-  if (!st) {
-    fputs(text, stdout);
-    graphc_free(text);
+  graphc_status_t st = NULL;
+  gc_graph *shown = g;
+  if (after || pipeline) {
+    gc_pass_options opt;
+    st = gc_pass_options_init(&opt);
+    /* Without --after, run the whole pipeline (default or given). */
+    if (!st && after) st = gc_print_after(g, after, pipeline, &opt, &shown);
+    else if (!st) st = gc_run_pipeline(g, pipeline, &opt, &shown);
   }
+  char *text = NULL;
+  if (!st) st = graphc_graph_print(shown, &text, NULL);
+  if (!st) fputs(text, stdout);
+  graphc_free(text);
   graphc_context_release(ctx);
   return st ? fail(st) : 0;
+}
+
+static int cmd_passes(int argc, char **argv) {
+  (void)argv;
+  if (argc != 1) return usage_error(current, "takes no arguments", NULL);
+  for (int i = 0; i < gc_pass_count(); i++)
+    printf("%-14s %s\n", gc_pass_at(i)->name, gc_pass_at(i)->doc);
+  printf("\ndefault pipeline:");
+  for (int i = 0; gc_default_pipeline_at(i); i++) printf("%s%s", i ? "," : " ", gc_default_pipeline_at(i));
+  printf("\n");
+  return 0;
 }
 
 static void print_value_line(const gc_graph *g, const char *kind, int v) {
@@ -264,8 +291,10 @@ static int cmd_run(int argc, char **argv) {
 
 static const cmd cmds[] = {
     {"check", "graphc check MODEL.gc", "parse and verify; errors as file:line:col", cmd_check},
-    {"print", "graphc print MODEL.gc", "print the canonical text (re-parses to the same graph)",
+    {"print", "graphc print MODEL.gc [--after PASS[#N]] [--pipeline P1,P2,...]",
+     "print the canonical text (re-parses to the same graph), optionally after a pass",
      cmd_print},
+    {"passes", "graphc passes", "list the passes and the default pipeline", cmd_passes},
     {"info", "graphc info MODEL.gc",
      "one line per input and output: kind role name dtype [d0;d1;...]", cmd_info},
     {"run",
