@@ -289,6 +289,8 @@ static int cmd_run(int argc, char **argv) {
   return st ? fail(st) : 0;
 }
 
+int gc_cli_split(int argc, char **argv);
+
 static const cmd cmds[] = {
     {"check", "graphc check MODEL.gc", "parse and verify; errors as file:line:col", cmd_check},
     {"print", "graphc print MODEL.gc [--after PASS[#N]] [--pipeline P1,P2,...]",
@@ -301,6 +303,10 @@ static const cmd cmds[] = {
      "graphc run MODEL.gc [--backend interp] [--in NAME=FILE.npy]... [--sym NAME=INT]... "
      "[--random SEED] [--int-range LO:HI] [--out DIR] [--print]",
      "run through the reference interpreter; outputs to DIR/NAME.npy", cmd_run},
+    {"split",
+     "graphc split MODEL.gc [--bucket-cap-mb C] [--first-bucket-cap-mb F] [--ignore NAME]... "
+     "[--count-every-use] [--ranks N] [--dot FILE] [--print-pieces]",
+     "plan DDP buckets and cut the graph at bucket boundaries; prints the plan", gc_cli_split},
     {"ops", "graphc ops", "list every op with a one-line description", cmd_ops},
 };
 
