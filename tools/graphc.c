@@ -290,6 +290,8 @@ static int cmd_run(int argc, char **argv) {
 }
 
 int gc_cli_split(int argc, char **argv);
+int gc_cli_train(int argc, char **argv);
+int gc_cli_grad(int argc, char **argv);
 
 static const cmd cmds[] = {
     {"check", "graphc check MODEL.gc", "parse and verify; errors as file:line:col", cmd_check},
@@ -307,6 +309,15 @@ static const cmd cmds[] = {
      "graphc split MODEL.gc [--bucket-cap-mb C] [--first-bucket-cap-mb F] [--ignore NAME]... "
      "[--count-every-use] [--ranks N] [--dot FILE] [--print-pieces]",
      "plan DDP buckets and cut the graph at bucket boundaries; prints the plan", gc_cli_split},
+    {"train",
+     "graphc train MODEL.gc --steps K --lr X [--optimizer sgd|adam|adamw] [--momentum M] "
+     "[--nesterov] [--weight-decay W] [--beta1 B] [--beta2 B] [--eps E] [--in NAME=FILE.npy]... "
+     "[--sym NAME=INT]... [--init-seed S] [--params-out DIR] [--print-graph]",
+     "train output 0 (a scalar loss) K steps; prints the loss each step", gc_cli_train},
+    {"grad",
+     "graphc grad MODEL.gc --out DIR [--in NAME=FILE.npy]... [--sym NAME=INT]... "
+     "[--init-seed S] [--print-graph]",
+     "gradients of output 0: DIR/loss.npy and DIR/grad_<param>.npy", gc_cli_grad},
     {"ops", "graphc ops", "list every op with a one-line description", cmd_ops},
 };
 

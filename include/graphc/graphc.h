@@ -7,4 +7,5 @@
 #include "graphc/graph.h"
 #include "graphc/text.h"
 #include "graphc/interp.h"
+#include "graphc/train.h"
 #endif

@@ -22,7 +22,7 @@ expect() {
   ok
 }
 
-for c in check print info run ops passes split; do expect 0 "$graphc" $c --help; done
+for c in check print info run ops passes split train grad; do expect 0 "$graphc" $c --help; done
 expect 0 "$graphc" --help
 expect 0 "$graphc" --version
 expect 2 "$graphc"
