@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config ninja-build
       llvm-19-dev libcriterion-dev libdlpack-dev
-      python3 python3-numpy python3-torch)
+      python3 python3-numpy python3-torch
+      libopenmpi-dev openmpi-bin libopenblas-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

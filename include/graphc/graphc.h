@@ -8,4 +8,5 @@
 #include "graphc/text.h"
 #include "graphc/interp.h"
 #include "graphc/train.h"
+#include "graphc/comm.h"
 #endif

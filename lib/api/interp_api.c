@@ -41,8 +41,11 @@ graphc_status_t graphc_interp_run(const graphc_graph_t *g, const graphc_interp_o
     if (st) st = gc_status_wrap(st, "input %d '%s'", i, g->values[g->inputs[i]].name);
   }
   if (!st) st = gc_interp_run_tensors(g, max_bytes, in, num_inputs, out);
-  int done = 0;
-  for (; !st && done < g->noutputs; done++) st = gc_tensor_to_dlpack(&out[done], &out_outputs[done]);
+  int done = 0; /* outputs handed over as DLManagedTensors */
+  for (; !st && done < g->noutputs; done++) {
+    st = gc_tensor_to_dlpack(&out[done], &out_outputs[done]);
+    if (st) break;
+  }
   if (st) {
     for (int k = 0; k < done; k++) out_outputs[k]->deleter(out_outputs[k]);
     for (int k = done; out && k < g->noutputs; k++) gc_tensor_free(&out[k]);

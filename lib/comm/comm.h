@@ -36,7 +36,9 @@ typedef struct gc_comm_vtable {
                                           gc_comm_request **out_req);
   graphc_status_t (*broadcast_start)(gc_comm *c, void *buf, int64_t count, graphc_dtype_t dt,
                                      int root, const char *what, gc_comm_request **out);
-  /* Completes and frees `req` (also on failure). */
+  /* Completes and frees `req` (also on failure). After a timeout
+   * (UNAVAILABLE) the transport may still write the buffers it was given:
+   * the caller must leak them, and the communicator refuses further work. */
   graphc_status_t (*wait)(gc_comm *c, gc_comm_request *req);
   /* Exchanges `len` bytes from every rank: out holds size*len bytes. Used
    * by the agreement protocols (signatures, fingerprints). */
