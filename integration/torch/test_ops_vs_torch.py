@@ -1148,6 +1148,263 @@ def add_sdpa_cases():
                       s.dtype).expand(s.shape))))
 
 
+# ---- gradient ops (lib/ops/ops_grad.c) ------------------------------------------
+# The ops reverse-mode autodiff emits, checked one node at a time: detach
+# is the identity; index_add, scatter_add, slice_scatter and narrow are
+# their torch namesakes; the convolution backward ops are
+# torch.nn.grad.conv2d_input / conv2d_weight (autograd of F.conv2d for
+# unbatched inputs); the pooling backward ops are torch autograd: the
+# forward pool runs on an input with requires_grad, backward with the given
+# grad, and input.grad is the expected result. Every kernel here accumulates
+# in double and rounds once, which is what the float64 oracle does too.
+
+def input_grad(fwd, x, g):
+    """d/dx of <fwd(x), g> by torch autograd (x is copied, so the reference
+    can be called again)."""
+    with torch.enable_grad():
+        xx = x.detach().clone().requires_grad_(True)
+        fwd(xx).backward(g)
+    return xx.grad
+
+
+def fwd_shape(fwd, *shapes):
+    """The forward op's result shape, by running it on zeros."""
+    return tuple(fwd(*[torch.zeros(s, dtype=torch.float64) for s in shapes]).shape)
+
+
+def attr_tag(attrs, skip=()):
+    return ','.join('%s=%s' % (k, fmt_attr(v)) for k, v in attrs.items() if k not in skip)
+
+
+def add_grad_cases():
+    # detach: x unchanged, every dtype
+    for xs, dt, gen in [((3, 4), 'f32', 'normal'), ((17,), 'f64', 'normal'), ((), 'f32', 'normal'),
+                        ((0, 3), 'f32', 'normal'), ((2, 1, 5), 'f16', 'normal'), ((7,), 'bf16', 'normal'),
+                        ((3, 4), 'i32', 'wide'), ((2, 3), 'i64', 'wide'), ((5,), 'bool', 'normal'),
+                        ((4, 5), 'f64', 'special'), ((4, 5), 'f32', 'special')]:
+        simple('detach', [I('x', dt, xs, gen)], lambda x: x.clone(), tag='' if gen == 'normal' else gen)
+
+    # index_add: repeated indices accumulate (floats in double, rounded once; integers wrap)
+    for xs, dim, k, idt, dt, gen in [((5, 4), 0, 6, 'i64', 'f32', 'normal'), ((5, 4), 1, 3, 'i32', 'f64', 'normal'),
+                                     ((5, 4), -1, 0, 'i64', 'f32', 'normal'), ((2, 7, 3), 1, 9, 'i64', 'i64', 'normal'),
+                                     ((7,), 0, 7, 'i32', 'i32', 'normal'), ((3, 17), 1, 4, 'i64', 'f64', 'normal'),
+                                     ((0, 3), 1, 2, 'i64', 'f32', 'normal'), ((3, 5), 0, 11, 'i64', 'f16', 'normal'),
+                                     ((2, 9), -2, 5, 'i32', 'bf16', 'normal'),
+                                     ((3, 2, 4), -1, 6, 'i64', 'f64', 'normal'),
+                                     ((3,), 0, 8, 'i64', 'i32', lambda r, s: r.integers(2**30, 2**31, s))]:
+        d = dim % len(xs)
+        n = xs[d]
+        srcs = tuple(k if i == d else v for i, v in enumerate(xs))
+        # few distinct rows, so indices repeat
+        simple('index_add', [I('x', dt, xs, gen), I('i', idt, (k,), ('int', 0, max(1, min(n, 3)) if k > n else n)),
+                             I('s', dt, srcs, gen)],
+               (lambda d: lambda x, i, s: torch.index_add(x, d, i.long(), s))(dim), {'dim': dim},
+               tag='dim=%d' % dim)
+    # long accumulation onto two rows: one rounding, not one per add
+    simple('index_add', [I('x', 'f32', (2, 3), 'pos'), I('i', 'i64', (400,), ('int', 0, 2)),
+                         I('s', 'f32', (400, 3), 'pos')],
+           lambda x, i, s: torch.index_add(x, 0, i, s), {'dim': 0}, tag='long')
+
+    # scatter_add: source shaped like index; index may be smaller than x off dim
+    for xs, dim, isz, idt, dt in [((4, 5), 0, (3, 5), 'i64', 'f32'), ((4, 5), 1, (4, 7), 'i64', 'f64'),
+                                  ((4, 5), 1, (2, 3), 'i32', 'f32'), ((2, 3, 4), -1, (2, 3, 1), 'i64', 'f64'),
+                                  ((2, 3, 4), 0, (1, 2, 2), 'i64', 'i64'), ((6,), 0, (9,), 'i64', 'f32'),
+                                  ((3, 3), 0, (0, 3), 'i64', 'f32'), ((3, 4), 1, (3, 4), 'i32', 'i32'),
+                                  ((5,), 0, (12,), 'i64', 'f16'), ((2, 6), 1, (2, 6), 'i64', 'bf16'),
+                                  ((3, 4, 2), 1, (3, 9, 2), 'i64', 'f64')]:
+        n = xs[dim % len(xs)]
+        simple('scatter_add', [I('x', dt, xs), I('i', idt, isz, ('int', 0, n)), I('s', dt, isz)],
+               (lambda d: lambda x, i, s: torch.scatter_add(x, d, i.long(), s))(dim), {'dim': dim},
+               tag='dim=%d' % dim)
+
+    # slice_scatter: the source has the slice's shape (Python slicing, clamped)
+    for xs, dim, st, en, step, dt in [((7, 4), 0, 1, 5, None, 'f32'), ((7, 4), 0, -3, None, None, 'f64'),
+                                      ((7, 4), 1, None, -1, None, 'i64'), ((17,), 0, 2, 100, 3, 'f32'),
+                                      ((3, 5, 4), 1, -100, 100, 2, 'bool'), ((3, 5), 1, 4, 2, None, 'f32'),
+                                      ((6,), 0, 5, 6, 7, 'f16'), ((2, 9), 1, 1, None, 4, 'bf16'),
+                                      ((6, 2), -2, -4, -1, 1, 'f64'), ((3, 4), 0, None, None, None, 'f64'),
+                                      ((0, 3), 1, 1, 3, None, 'f32'), ((4, 7, 2), -2, 2, 7, 2, 'i32')]:
+        attrs = {'dim': dim}
+        for k, v in (('start', st), ('end', en), ('step', step)):
+            if v is not None:
+                attrs[k] = v
+        d = dim % len(xs)
+        ss = tuple(torch.zeros(xs)[(slice(None),) * d + (slice(st, en, step),)].shape)
+        simple('slice_scatter', [I('x', dt, xs), I('s', dt, ss)],
+               (lambda dim, st, en, step: lambda x, s: torch.slice_scatter(x, s, dim, st, en, step or 1))(
+                   dim, st, en, step), attrs, tag='%s:%s:%s@%d' % (st, en, step, dim))
+
+    # narrow: start and length are dims (constants here; symbolic below)
+    for xs, dim, st, ln, dt in [((7, 4), 0, 2, 3, 'f32'), ((7, 4), 1, 0, 4, 'f64'), ((7, 4), -1, 3, 0, 'i64'),
+                                ((2, 5, 3), 1, 4, 1, 'bool'), ((17,), 0, 16, 1, 'f16'), ((0, 3), 1, 1, 2, 'f32'),
+                                ((3, 5), 0, 0, 3, 'bf16'), ((2, 3, 6), -1, 1, 4, 'i32')]:
+        simple('narrow', [I('x', dt, xs)], (lambda d, s, n: lambda x: torch.narrow(x, d, s, n).clone())(dim, st, ln),
+               {'dim': dim, 'start': [st], 'length': [ln]}, tag='%d+%d@%d' % (st, ln, dim))
+    c = add_case(Case('sym[narrow]/f32/Nx4', ['narrow'], node('narrow', ['x'], {'dim': 0, 'start': ['N-3'],
+                                                                                 'length': [2]}),
+                      [I('x', 'f32', (9, 4))], lambda x: x[6:8].clone()))
+    c.decls = ['x: f32[N, 4] input']
+    c = add_case(Case('sym[narrow-length]/f64/3xN', ['narrow'], node('narrow', ['x'], {'dim': 1, 'start': [1],
+                                                                                        'length': ['N-2']}),
+                      [I('x', 'f64', (3, 6))], lambda x: x[:, 1:5].clone()))
+    c.decls = ['x: f64[3, N] input']
+
+    # conv2d_backward_input / conv2d_backward_weight
+    def conv_kw(a):
+        return dict(stride=a.get('stride', 1), padding=a.get('padding', 0), dilation=a.get('dilation', 1),
+                    groups=a.get('groups', 1))
+
+    def conv_bw_input_ref(xs, a):
+        def f(g, w):
+            if len(xs) == 4:
+                return torch.nn.grad.conv2d_input(xs, w, g, **conv_kw(a))
+            return input_grad(lambda x: F.conv2d(x, w, **conv_kw(a)), torch.zeros(xs, dtype=g.dtype), g)
+        return f
+
+    def conv_bw_weight_ref(ws, a):
+        def f(x, g):
+            if x.dim() == 4:
+                return torch.nn.grad.conv2d_weight(x, ws, g, **conv_kw(a))
+            return input_grad(lambda w: F.conv2d(x, w, **conv_kw(a)), torch.zeros(ws, dtype=g.dtype), g)
+        return f
+
+    for xs, ws, attrs in [((1, 3, 7, 7), (4, 3, 3, 3), {}),
+                          ((2, 3, 8, 6), (4, 3, 3, 3), {'stride': [2, 2]}),       # last row/col unused
+                          ((2, 3, 7, 7), (4, 3, 3, 3), {'padding': [1, 1]}),
+                          ((2, 3, 9, 9), (2, 3, 3, 3), {'dilation': [2, 2]}),
+                          ((1, 4, 6, 6), (6, 2, 3, 3), {'groups': 2}),
+                          ((2, 3, 7, 7), (3, 1, 3, 3), {'groups': 3, 'padding': [1, 1]}),
+                          ((1, 3, 8, 7), (5, 3, 2, 3), {'stride': [2, 1], 'padding': [1, 2], 'dilation': [1, 2]}),
+                          ((1, 2, 5, 5), (2, 2, 1, 1), {'stride': [3]}),
+                          ((2, 4, 9, 8), (6, 2, 3, 2), {'stride': [2, 3], 'padding': [1, 1], 'dilation': [2, 1],
+                                                        'groups': 2}),
+                          ((2, 4, 17, 3), (4, 1, 5, 1), {'groups': 4, 'stride': [3, 1]}),
+                          ((1, 2, 3, 3), (2, 2, 5, 5), {'padding': [1, 1]}),  # kernel larger than the input
+                          ((1, 1, 1, 1), (1, 1, 1, 1), {}),
+                          ((0, 3, 5, 5), (4, 3, 3, 3), {}),
+                          ((3, 7, 7), (4, 3, 3, 3), {'padding': [1, 1]}),
+                          ((2, 5, 6), (4, 2, 2, 3), {'stride': [2, 2], 'dilation': [2, 1]})]:
+        gs = fwd_shape(lambda x, w: F.conv2d(x, w, **conv_kw(attrs)), xs, ws)
+        tag = attr_tag(attrs)
+        for dt in ('f32', 'f64'):
+            simple('conv2d_backward_input', [I('g', dt, gs), I('w', dt, ws)], conv_bw_input_ref(xs, attrs),
+                   dict(input_shape=list(xs), **attrs), tag=tag)
+            simple('conv2d_backward_weight', [I('x', dt, xs), I('g', dt, gs)], conv_bw_weight_ref(ws, attrs),
+                   dict(weight_shape=list(ws), **attrs), tag=tag)
+
+    # pooling backward: autograd through the forward pool
+    def mp_fwd(a):
+        return lambda x: F.max_pool2d(x, a['kernel_size'], stride=a.get('stride') or None, padding=a.get('padding', 0),
+                                      dilation=a.get('dilation', 1), ceil_mode=a.get('ceil_mode', False))
+
+    ties = lambda r, s: r.integers(0, 3, s).astype(np.float64)  # many equal maxima: the first one wins
+    for xs, attrs, gen in [((1, 2, 6, 6), {'kernel_size': [2, 2]}, 'normal'),
+                           ((2, 3, 7, 7), {'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1]}, 'normal'),
+                           ((1, 1, 9, 9), {'kernel_size': [3, 3], 'dilation': [2, 2]}, 'normal'),
+                           ((1, 2, 7, 7), {'kernel_size': [2, 2], 'ceil_mode': True}, 'normal'),
+                           ((1, 2, 8, 5), {'kernel_size': [3, 2], 'stride': [2, 1], 'ceil_mode': True}, 'normal'),
+                           ((1, 1, 6, 6), {'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1],
+                                           'ceil_mode': True}, 'normal'),
+                           ((1, 2, 5, 6), {'kernel_size': [3, 3], 'stride': [1, 1]}, 'normal'),  # overlapping windows
+                           ((2, 2, 17, 3), {'kernel_size': [4, 3], 'stride': [4, 1], 'padding': [2, 1]}, 'normal'),
+                           ((1, 2, 9, 7), {'kernel_size': [3, 2], 'stride': [2, 3], 'padding': [1, 1],
+                                           'dilation': [2, 2], 'ceil_mode': True}, 'normal'),
+                           ((3, 7, 7), {'kernel_size': [3, 3]}, 'normal'),
+                           ((1, 2, 5, 5), {'kernel_size': [2]}, 'normal'),
+                           ((1, 1, 4, 4), {'kernel_size': [2, 2], 'stride': []}, 'normal'),
+                           ((1, 1, 1, 1), {'kernel_size': [1, 1]}, 'normal'),
+                           ((0, 2, 4, 4), {'kernel_size': [2, 2]}, 'normal'),
+                           ((1, 2, 5, 6), {'kernel_size': [2, 2]}, 'special'),
+                           ((2, 2, 6, 7), {'kernel_size': [3, 3], 'stride': [1, 2], 'padding': [1, 1]}, ties)]:
+        gs = fwd_shape(mp_fwd(attrs), xs)
+        tag = attr_tag(attrs, ('kernel_size',)) + ('' if gen == 'normal' else ',' + (gen if isinstance(gen, str)
+                                                                                      else 'ties'))
+        for dt in ('f32', 'f64'):
+            simple('max_pool2d_backward', [I('g', dt, gs), I('x', dt, xs, gen)],
+                   (lambda a: lambda g, x: input_grad(mp_fwd(a), x, g))(attrs), attrs, tag=tag.lstrip(','))
+
+    def ap_fwd(a):
+        return lambda x: F.avg_pool2d(x, a['kernel_size'], stride=a.get('stride') or None, padding=a.get('padding', 0),
+                                      ceil_mode=a.get('ceil_mode', False),
+                                      count_include_pad=a.get('count_include_pad', True))
+
+    for xs, attrs in [((1, 2, 6, 6), {'kernel_size': [2, 2]}),
+                      ((2, 3, 7, 7), {'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1]}),
+                      ((2, 3, 7, 7), {'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1],
+                                      'count_include_pad': False}),
+                      ((1, 2, 7, 7), {'kernel_size': [2, 2], 'ceil_mode': True}),
+                      ((1, 2, 7, 7), {'kernel_size': [2, 2], 'ceil_mode': True, 'count_include_pad': False}),
+                      ((1, 1, 6, 6), {'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1], 'ceil_mode': True}),
+                      ((1, 1, 6, 6), {'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1], 'ceil_mode': True,
+                                      'count_include_pad': False}),
+                      ((1, 2, 8, 5), {'kernel_size': [3, 2], 'stride': [2, 1], 'padding': [1, 1], 'ceil_mode': True}),
+                      ((1, 2, 9, 8), {'kernel_size': [3, 3], 'stride': [1, 2], 'padding': [1, 0]}),
+                      ((2, 2, 17, 3), {'kernel_size': [4, 3], 'stride': [4, 1], 'padding': [2, 1],
+                                       'count_include_pad': False}),
+                      ((3, 5, 5), {'kernel_size': [2, 2]}),
+                      ((1, 2, 5, 5), {'kernel_size': [2]}),
+                      ((1, 1, 4, 5), {'kernel_size': [2, 2], 'stride': []}),
+                      ((0, 2, 4, 4), {'kernel_size': [2, 2]}),
+                      ((1, 1, 1, 1), {'kernel_size': [1, 1]})]:
+        gs = fwd_shape(ap_fwd(attrs), xs)
+        for dt in ('f32', 'f64'):
+            simple('avg_pool2d_backward', [I('g', dt, gs)],
+                   (lambda a, xs: lambda g: input_grad(ap_fwd(a), torch.zeros(xs, dtype=g.dtype), g))(attrs, xs),
+                   dict(input_shape=list(xs), **attrs), tag=attr_tag(attrs, ('kernel_size',)))
+
+    for xs, osz in [((1, 2, 7, 5), [1, 1]), ((1, 2, 7, 5), [3, 2]), ((2, 3, 6, 6), [4, 4]), ((1, 1, 5, 7), [5, 7]),
+                    ((3, 17, 3), [4, 2]), ((1, 2, 3, 3), [5, 4]), ((1, 1, 13, 11), [3, 7]), ((0, 2, 4, 4), [2, 2])]:
+        for dt in ('f32', 'f64'):
+            simple('adaptive_avg_pool2d_backward', [I('g', dt, tuple(xs[:-2]) + tuple(osz))],
+                   (lambda o, xs: lambda g: input_grad(lambda x: F.adaptive_avg_pool2d(x, o),
+                                                        torch.zeros(xs, dtype=g.dtype), g))(osz, xs),
+                   {'input_shape': list(xs)}, tag=shp(osz))
+
+    # symbolic input shapes: the shape attribute names the graph's symbols
+    c = add_case(Case('sym[avg_pool2d_backward]/f32/BxCx3x3', ['avg_pool2d_backward'],
+                      node('avg_pool2d_backward', ['g'], {'input_shape': ['B', 'C', 7, 7], 'kernel_size': [3, 3],
+                                                          'stride': [2, 2], 'padding': [1, 1]}),
+                      [I('g', 'f32', (2, 3, 4, 4))],
+                      lambda g: input_grad(ap_fwd({'kernel_size': [3, 3], 'stride': [2, 2], 'padding': [1, 1]}),
+                                           torch.zeros((2, 3, 7, 7), dtype=g.dtype), g)))
+    c.decls = ['g: f32[B, C, 4, 4] input']
+    c = add_case(Case('sym[conv2d_backward_input]/f64/Bx4x3x3', ['conv2d_backward_input'],
+                      node('conv2d_backward_input', ['g', 'w'], {'input_shape': ['B', 3, 7, 7], 'stride': [2, 2]}),
+                      [I('g', 'f64', (2, 4, 3, 3)), I('w', 'f64', (4, 3, 3, 3))],
+                      lambda g, w: torch.nn.grad.conv2d_input((2, 3, 7, 7), w, g, stride=2)))
+    c.decls = ['g: f64[B, 4, 3, 3] input', 'w: f64[4, 3, 3, 3] input']
+    c = add_case(Case('sym[adaptive_avg_pool2d_backward]/f32/NxCx2x3', ['adaptive_avg_pool2d_backward'],
+                      node('adaptive_avg_pool2d_backward', ['g'], {'input_shape': ['N', 'C', 5, 7]}),
+                      [I('g', 'f32', (2, 3, 2, 3))],
+                      lambda g: input_grad(lambda x: F.adaptive_avg_pool2d(x, [2, 3]),
+                                           torch.zeros((2, 3, 5, 7), dtype=g.dtype), g)))
+    c.decls = ['g: f32[N, C, 2, 3] input']
+
+    # rejected: bad shapes at verify time, bad indices and sizes at run time
+    f = lambda n, s, dt='f32': I(n, dt, s)
+    neg_case('index-add-range', node('index_add', ['x', 'i', 's'], {'dim': 0}),
+             [f('x', (3, 2)), I('i', 'i64', (2,), lambda r, s: np.array([1, 3])), f('s', (2, 2))], r'out of range')
+    neg_case('scatter-add-range', node('scatter_add', ['x', 'i', 's'], {'dim': 1}),
+             [f('x', (3, 2)), I('i', 'i64', (3, 2), lambda r, s: np.full(s, -1)), f('s', (3, 2))], r'out of range')
+    neg_case('index-add-source-shape', node('index_add', ['x', 'i', 's'], {'dim': 0}),
+             [f('x', (3, 2)), I('i', 'i64', (2,), ('int', 0, 3)), f('s', (3, 2))], r'source')
+    neg_case('slice-scatter-length', node('slice_scatter', ['x', 's'], {'dim': 0, 'start': 1, 'end': 3}),
+             [f('x', (5, 2)), f('s', (3, 2))], r'slice|source')
+    neg_case('narrow-range', node('narrow', ['x'], {'dim': 0, 'start': [3], 'length': [3]}),
+             [f('x', (5, 2))], r'outside|range')
+    neg_case('conv2d-backward-input-grad-size', node('conv2d_backward_input', ['g', 'w'],
+                                                     {'input_shape': [1, 3, 7, 7]}),
+             [f('g', (1, 4, 4, 5)), f('w', (4, 3, 3, 3))], r'gradient spatial dim')
+    neg_case('conv2d-backward-weight-channels', node('conv2d_backward_weight', ['x', 'g'],
+                                                     {'weight_shape': [4, 2, 3, 3]}),
+             [f('x', (1, 3, 7, 7)), f('g', (1, 4, 5, 5))], r'channel')
+    neg_case('max-pool2d-backward-grad-size', node('max_pool2d_backward', ['g', 'x'], {'kernel_size': [2, 2]}),
+             [f('g', (1, 1, 3, 3)), f('x', (1, 1, 5, 5))], r'gradient spatial dim')
+    neg_case('avg-pool2d-backward-int', node('avg_pool2d_backward', ['g'], {'input_shape': [1, 1, 4, 4],
+                                                                            'kernel_size': [2, 2]}),
+             [I('g', 'i64', (1, 1, 2, 2))], r'float')
+
+
 # ---- symbolic input dims ------------------------------------------------------
 
 def add_symbolic_cases():
@@ -1612,6 +1869,7 @@ def build_cases(seed):
     add_create_cases()
     add_region_cases()
     add_sdpa_cases()
+    add_grad_cases()
     add_symbolic_cases()
     add_fuzz_cases(seed)
     add_negative_cases()
