@@ -53,7 +53,7 @@ static void print_expr(gc_strbuf *sb, const kir_kernel *k, int e) {
   static const char *const un[] = {"neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh",
                                    "sigmoid", "erf", "sin", "cos", "not", "floor"};
   static const char *const bin[] = {"add", "sub", "mul", "div", "pow", "max", "min",
-                                    "and", "or", "floordiv", "mod"};
+                                    "and", "or", "floordiv", "mod", "xor", "shl", "shr"};
   static const char *const cmp[] = {"eq", "ne", "lt", "le", "gt", "ge"};
   if (e < 0 || e >= k->nexprs) {
     gc_sb_append(sb, "<bad>");
@@ -82,7 +82,7 @@ static void print_expr(gc_strbuf *sb, const kir_kernel *k, int e) {
     case KX_BINARY:
     case KX_CMP:
       gc_sb_printf(sb, "%s(", x->kind == KX_CMP ? ((unsigned)x->op < 6 ? cmp[x->op] : "?")
-                                                 : ((unsigned)x->op < 11 ? bin[x->op] : "?"));
+                                                 : ((unsigned)x->op < 14 ? bin[x->op] : "?"));
       print_expr(sb, k, x->a);
       gc_sb_append(sb, ", ");
       print_expr(sb, k, x->b);
@@ -113,8 +113,10 @@ char *kir_program_print(const kir_program *p) {
   for (int b = 0; b < p->nbuffers; b++) {
     const kir_buffer *buf = &p->buffers[b];
     static const char *const roles[] = {"input", "output", "temp"};
-    gc_sb_printf(&sb, "b%d: %s %s[size%d] %s %d '%s'\n", b, graphc_dtype_name(buf->dtype),
-                 "", buf->numel, roles[buf->role], buf->index, buf->name);
+    gc_sb_printf(&sb, "b%d: %s[size%d] %s %d '%s'", b, graphc_dtype_name(buf->dtype),
+                 buf->numel, roles[buf->role], buf->index, buf->name);
+    if (buf->inplace) gc_sb_printf(&sb, " in place of b%d", buf->inplace_src);
+    gc_sb_append(&sb, "\n");
   }
   for (int s = 0; s < p->nsteps; s++) {
     const kir_step *st = &p->steps[s];
@@ -127,11 +129,15 @@ char *kir_program_print(const kir_program *p) {
     } else if (st->kind == KIR_STEP_COPY) {
       gc_sb_printf(&sb, "step %d: copy b%d -> b%d (size%d)\n", s, st->src, st->dst, st->count);
       continue;
+    } else if (st->kind == KIR_STEP_CHECK) {
+      gc_sb_printf(&sb, "step %d: check b%d '%s'\n", s, st->src, st->message);
+      continue;
     }
     int ki = st->kind == KIR_STEP_GEMM ? st->gemm.epilogue : st->kernel;
     if (ki < 0 || ki >= p->nkernels) continue;
     const kir_kernel *k = &p->kernels[ki];
-    gc_sb_printf(&sb, "step %d: kernel %s outer [", s, k->name);
+    if (st->kind == KIR_STEP_GEMM) gc_sb_printf(&sb, "  epilogue: kernel %s outer [", k->name);
+    else gc_sb_printf(&sb, "step %d: kernel %s outer [", s, k->name);
     for (int d = 0; d < k->nouter; d++) gc_sb_printf(&sb, "%ssize%d", d ? ", " : "", k->outer[d]);
     gc_sb_append(&sb, "]\n");
     for (int g = 0; g < k->nstages; g++) {
@@ -213,12 +219,24 @@ static graphc_status_t verify_kernel(const kir_program *p, const kir_kernel *k) 
 }
 
 graphc_status_t kir_program_verify(const kir_program *p) {
-  for (int i = 0; i < p->nbuffers; i++)
-    if (p->buffers[i].numel < 0 || p->buffers[i].numel >= p->nsizes) return bad("buffer size id", i, p->buffers[i].numel);
+  for (int i = 0; i < p->nbuffers; i++) {
+    const kir_buffer *b = &p->buffers[i];
+    if (b->numel < 0 || b->numel >= p->nsizes) return bad("buffer size id", i, b->numel);
+    if (b->rank < 0 || b->rank > KIR_MAX_DIMS) return bad("buffer rank", i, b->rank);
+    for (int d = 0; d < b->rank; d++)
+      if (b->shape[d] < 0 || b->shape[d] >= p->nsizes) return bad("buffer shape size id", i, d);
+    if (b->inplace && (b->inplace_src < 0 || b->inplace_src >= p->nbuffers || b->inplace_src == i ||
+                       p->buffers[b->inplace_src].role != KIR_BUF_TEMP || b->role != KIR_BUF_TEMP))
+      return bad("in-place source", i, b->inplace_src);
+  }
   for (int k = 0; k < p->nkernels; k++) GC_TRY(verify_kernel(p, &p->kernels[k]));
   for (int s = 0; s < p->nsteps; s++) {
     const kir_step *st = &p->steps[s];
     if (st->kind == KIR_STEP_KERNEL && (st->kernel < 0 || st->kernel >= p->nkernels)) return bad("step kernel", s, st->kernel);
+    if ((st->kind == KIR_STEP_CHECK || st->kind == KIR_STEP_COPY) && (st->src < 0 || st->src >= p->nbuffers))
+      return bad("step buffer", s, st->src);
+    if (st->kind == KIR_STEP_COPY && (st->dst < 0 || st->dst >= p->nbuffers || st->count < 0 || st->count >= p->nsizes))
+      return bad("copy destination or count", s, st->dst);
     if (st->kind == KIR_STEP_GEMM) {
       const kir_gemm *g = &st->gemm;
       if (g->a < 0 || g->b < 0 || g->c < 0 || g->a >= p->nbuffers || g->b >= p->nbuffers || g->c >= p->nbuffers)

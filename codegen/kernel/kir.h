@@ -14,6 +14,10 @@
  *     stage 1: for i in its inner domain: acc1 = ...  (may read acc0)
  *     stage k: for i in its inner domain: buf[index] = value; ...       (STORE)
  *
+ * An empty outer or inner list (nouter or ninner 0) is a domain of one
+ * point. A kernel may have several STORE stages (cat writes one operand
+ * per stage); stages run in order for each outer point.
+ *
  * so an elementwise chain is one STORE stage, a row reduction with its
  * prologue and epilogue one REDUCE stage then a STORE stage, softmax and
  * layer_norm three stages in one kernel. Scalar expressions live in the
@@ -58,7 +62,10 @@ typedef enum kir_expr_kind {
   KX_SELECT, /* a (BOOL) ? b : c                                           */
   KX_CAST,   /* a converted to this node's type (with `dtype` rounding: a
                 cast to a narrower storage dtype rounds through it, e.g. an
-                f16 intermediate kept in registers rounds like a store)    */
+                f16 intermediate kept in registers rounds like a store;
+                I64 with dtype i32 wraps to 32 bits). Float -> I64
+                truncates toward zero, saturates, NaN gives 0 (LLVM's
+                fptosi.sat); -> BOOL is != 0 (NaN is true)               */
 } kir_expr_kind;
 
 typedef enum kir_unary_op {
@@ -71,7 +78,12 @@ typedef enum kir_binary_op {
   KB_POW, KB_MAX, KB_MIN,         /* float MAX/MIN propagate NaN      */
   KB_AND, KB_OR,                  /* BOOL                             */
   KB_FLOORDIV, KB_MOD,            /* I64, Python semantics            */
+  KB_XOR, KB_SHL, KB_SHR,         /* I64 bits; SHR is logical (unsigned),
+                                     shift counts are 0..63          */
 } kir_binary_op;
+/* I64 ADD/SUB/MUL/NEG/ABS wrap (two's complement). I64 POW is PyTorch's
+ * integer power: a negative exponent gives 0, except 1 for base 1 and
+ * +-1 for base -1; otherwise repeated wrapping multiplication. */
 
 typedef enum kir_cmp_op { KC_EQ, KC_NE, KC_LT, KC_LE, KC_GT, KC_GE } kir_cmp_op;
 
@@ -88,6 +100,10 @@ typedef struct kir_expr {
 /* --- kernels ---------------------------------------------------------------- */
 
 typedef enum kir_stage_kind { KIR_REDUCE, KIR_STORE } kir_stage_kind;
+/* Accumulators start at 0 (SUM), -inf / INT64_MIN (MAX), +inf / INT64_MAX
+ * (MIN), in acc_type; float MAX and MIN propagate NaN like KB_MAX/KB_MIN.
+ * A REDUCE stage is summed in iteration order (row-major over its inner
+ * domain); a backend may reassociate float sums. */
 typedef enum kir_combine { KIR_SUM, KIR_MAX, KIR_MIN } kir_combine;
 
 #define KIR_MAX_DIMS 8
@@ -126,7 +142,10 @@ typedef struct kir_kernel {
 
 /* C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], row-major, for b in
  * [0, batch). Sizes and strides are size-table ids; a batch stride of
- * size-table id -1 means 0 (broadcast). f32 and f64. */
+ * size-table id -1 means 0 (broadcast). f32 and f64. m, n or k may be 0
+ * at run time (then ld values may be 0 too): k == 0 means C = beta * C,
+ * and BLAS must not be called with such arguments. The epilogue kernel
+ * runs after the whole product; it reads C (and may write C in place). */
 typedef struct kir_gemm {
   graphc_dtype_t dtype;
   int a, b, c;                 /* buffer ids */
@@ -154,15 +173,33 @@ typedef struct kir_buffer {
   int index;
   int first_step, last_step; /* liveness over steps (temps), inclusive */
   char name[64];        /* the graph value it holds, for diagnostics */
+  int rank;             /* shape of the value it holds (row-major):     */
+  int shape[KIR_MAX_DIMS]; /* size ids; outputs are returned with it     */
+  /* In place: this temp may take over the storage of temp `inplace_src`,
+   * whose last use is this buffer's first step (the one kernel that reads
+   * inplace_src and writes this, element by element at the same index).
+   * Same byte size. The memory planner may then give both one offset. */
+  bool inplace;
+  int inplace_src;
 } kir_buffer;
 
-typedef enum kir_step_kind { KIR_STEP_KERNEL, KIR_STEP_GEMM, KIR_STEP_COPY } kir_step_kind;
+typedef enum kir_step_kind {
+  KIR_STEP_KERNEL,
+  KIR_STEP_GEMM,
+  KIR_STEP_COPY,
+  /* A run-time check made by the runtime, not by generated code: buffer
+   * `src` is i64[2] {flag, value} written by an earlier kernel; flag != 0
+   * stops the run with OUT_OF_RANGE "<message> (got <value>)". Steps after
+   * it (which may rely on the check, e.g. to load in bounds) do not run. */
+  KIR_STEP_CHECK,
+} kir_step_kind;
 
 typedef struct kir_step {
   kir_step_kind kind;
   int kernel;          /* KERNEL: index into program kernels */
   kir_gemm gemm;       /* GEMM */
-  int src, dst, count; /* COPY: buffers and element count size id */
+  int src, dst, count; /* COPY: buffers and element count size id; CHECK: src */
+  char message[256];   /* CHECK: "file:line:col: op 'x': what is wrong" */
 } kir_step;
 
 typedef struct kir_program {
