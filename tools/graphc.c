@@ -312,11 +312,15 @@ static const cmd cmds[] = {
     {"train",
      "graphc train MODEL.gc --steps K --lr X [--optimizer sgd|adam|adamw] [--momentum M] "
      "[--nesterov] [--weight-decay W] [--beta1 B] [--beta2 B] [--eps E] [--in NAME=FILE.npy]... "
-     "[--sym NAME=INT]... [--init-seed S] [--params-out DIR] [--print-graph]",
-     "train output 0 (a scalar loss) K steps; prints the loss each step", gc_cli_train},
+     "[--sym NAME=INT]... [--random SEED] [--int-range LO:HI] [--init-seed S] [--params-out DIR] "
+     "[--print-graph] [--comm self|mpi] [--bucket-cap-mb C] [--first-bucket-cap-mb F] "
+     "[--ignore NAME]... [--timeout S]",
+     "train output 0 (a scalar loss) K steps, on one rank or data-parallel under mpirun; prints "
+     "the loss each step",
+     gc_cli_train},
     {"grad",
      "graphc grad MODEL.gc --out DIR [--in NAME=FILE.npy]... [--sym NAME=INT]... "
-     "[--init-seed S] [--print-graph]",
+     "[--random SEED] [--int-range LO:HI] [--init-seed S] [--print-graph]",
      "gradients of output 0: DIR/loss.npy and DIR/grad_<param>.npy", gc_cli_grad},
     {"ops", "graphc ops", "list every op with a one-line description", cmd_ops},
 };

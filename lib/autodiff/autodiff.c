@@ -285,7 +285,72 @@ graphc_status_t gc_autodiff_new_graph(const gc_graph *fwd, const char *name, gc_
   return NULL;
 }
 
+/* ---- gradient-ready hook ------------------------------------------------------------ */
+
+/* first[i]: the earliest tape entry that reads param input i (its
+ * destination value) as an operand, -1 when none does. Inlined `call`
+ * bodies read the outer value through their env, so they count; a
+ * checkpoint or attention node reads its captures as operands. */
+static void earliest_readers(gc_ad *ad, const gc_graph *fwd, const ad_tape *tape, int *first) {
+  gc_graph *dst = ad->g;
+  int *which = malloc(sizeof *which * (size_t)(dst->nvalues + 1));
+  if (!which) {
+    ad_check(ad, GC_OOM());
+    return;
+  }
+  for (int v = 0; v < dst->nvalues; v++) which[v] = -1;
+  for (int i = 0; i < fwd->ninputs; i++) {
+    first[i] = -1;
+    if (fwd->values[fwd->inputs[i]].role == GRAPHC_ROLE_PARAM) which[dst->inputs[i]] = i;
+  }
+  for (int t = tape->n - 1; t >= 0; t--) {
+    const ad_env *env = tape->e[t].env;
+    const gc_node *n = &env->src->nodes[tape->e[t].node];
+    for (int j = 0; j < n->noperands; j++) {
+      int v = env->map[n->operands[j]];
+      if (v >= 0 && v < dst->nvalues && which[v] >= 0) first[which[v]] = t;
+    }
+  }
+  free(which);
+}
+
+/* Makes the gradient of param input i final in grads[i] (zeros when no
+ * gradient reached it) and calls the hook once. */
+static void fire(gc_ad *ad, gc_grad_ready_fn ready, void *user, int i, int *grads, bool *fired) {
+  if (fired[i] || !ad_ok(ad)) return;
+  fired[i] = true;
+  int v = ad->g->inputs[i];
+  grads[i] = ad_grad_of(ad, v);
+  if (grads[i] < 0) grads[i] = ad_zeros_like(ad, v); /* the loss does not use it */
+  if (ready && ad_ok(ad)) ad_check(ad, ready(user, ad->g, i, grads[i]));
+}
+
+/* The backward walk, one tape entry at a time, calling the hook after the
+ * entry that makes a param's gradient final. */
+static void backward_with_hook(gc_ad *ad, const gc_graph *fwd, ad_tape *tape,
+                               gc_grad_ready_fn ready, void *user, int *grads, bool *fired) {
+  int n = fwd->ninputs;
+  int *first = malloc(sizeof *first * (size_t)(n + 1));
+  if (!first) {
+    ad_check(ad, GC_OOM());
+    return;
+  }
+  earliest_readers(ad, fwd, tape, first);
+  for (int t = tape->n - 1; t >= 0 && ad_ok(ad); t--) {
+    ad_env *env = tape->e[t].env;
+    backward_node(ad, env, &env->src->nodes[tape->e[t].node]);
+    for (int i = 0; i < n && ad_ok(ad); i++)
+      if (first[i] == t) fire(ad, ready, user, i, grads, fired);
+  }
+  free(first);
+}
+
 graphc_status_t gc_autodiff_emit(const gc_graph *fwd, gc_graph *dst, int *loss, int *grads) {
+  return gc_autodiff_emit_hooked(fwd, dst, NULL, NULL, loss, grads);
+}
+
+graphc_status_t gc_autodiff_emit_hooked(const gc_graph *fwd, gc_graph *dst, gc_grad_ready_fn ready,
+                                        void *user, int *loss, int *grads) {
   GC_TRY(gc_autodiff_check(fwd));
   GC_TRY(gc_graph_check(dst));
   if (dst->ninputs < fwd->ninputs)
@@ -300,22 +365,23 @@ graphc_status_t gc_autodiff_emit(const gc_graph *fwd, gc_graph *dst, int *loss, 
     ad_set_req(&ad, dst->inputs[i], v->role == GRAPHC_ROLE_PARAM);
   }
   ad_tape tape = {0};
+  bool *fired = calloc((size_t)fwd->ninputs + 1, sizeof *fired);
+  if (!fired) ad_check(&ad, GC_OOM());
+  for (int i = 0; i < fwd->ninputs; i++) grads[i] = -1;
   if (top) ad_forward(&ad, top, &tape);
   int l = top ? top->map[fwd->outputs[0]] : -1;
   ad.loc = (gc_loc){0, 0};
   if (ad_ok(&ad) && ad_req(&ad, l)) {
     ad_accumulate(&ad, l, ad_scalar(&ad, 1.0, ad_ty(&ad, l)->dtype));
-    ad_backward(&ad, &tape, 0);
+    backward_with_hook(&ad, fwd, &tape, ready, user, grads, fired);
   }
   ad.loc = (gc_loc){0, 0};
-  for (int i = 0; ad_ok(&ad) && i < fwd->ninputs; i++) {
-    grads[i] = -1;
-    if (fwd->values[fwd->inputs[i]].role != GRAPHC_ROLE_PARAM) continue;
-    int v = dst->inputs[i];
-    grads[i] = ad_grad_of(&ad, v);
-    if (grads[i] < 0) grads[i] = ad_zeros_like(&ad, v); /* the loss does not use it */
-  }
+  /* Params no tape entry reads (or all, when the loss reaches none). */
+  for (int i = 0; ad_ok(&ad) && i < fwd->ninputs; i++)
+    if (fwd->values[fwd->inputs[i]].role == GRAPHC_ROLE_PARAM)
+      fire(&ad, ready, user, i, grads, fired);
   *loss = l;
+  free(fired);
   ad_tape_free(&tape);
   graphc_status_t st = ad.st;
   ad.st = NULL;

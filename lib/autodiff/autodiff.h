@@ -21,6 +21,20 @@ graphc_status_t gc_autodiff_new_graph(const gc_graph *fwd, const char *name, gc_
  * param, -1 otherwise. A param the loss does not depend on gets zeros. */
 graphc_status_t gc_autodiff_emit(const gc_graph *fwd, gc_graph *dst, int *loss, int *grads);
 
+/* Called once per param, during the backward walk, as soon as its gradient
+ * is final: right after the backward nodes of its earliest reader on the
+ * tape (the last contribution), or at the end for a param the loss does not
+ * reach (then `grad` is its zeros). `input` is the param's input index,
+ * `grad` its gradient value in dst. The hook may emit nodes into dst (they
+ * land between backward nodes: a DDP step starts a bucket's all-reduce
+ * there); the gradient itself stays what gc_autodiff_emit returns. An error
+ * stops the transform and is returned. */
+typedef graphc_status_t (*gc_grad_ready_fn)(void *user, gc_graph *dst, int input, int grad);
+
+/* gc_autodiff_emit with a gradient-ready hook (NULL: none). */
+graphc_status_t gc_autodiff_emit_hooked(const gc_graph *fwd, gc_graph *dst, gc_grad_ready_fn ready,
+                                        void *user, int *loss, int *grads);
+
 /* A gradient graph: inputs as fwd; outputs the loss, then the gradient of
  * each param in input order. */
 typedef struct gc_grad_graph {

@@ -38,8 +38,37 @@ static graphc_status_t add_state(gc_graph *g, const gc_graph *fwd, const char *w
   return NULL;
 }
 
+/* The position in s->params of param input `in`, or -1. */
+static int param_pos(const gc_train_step *s, int in) {
+  for (int p = 0; p < s->nparams; p++)
+    if (s->params[p] == in) return p;
+  return -1;
+}
+
+/* Checks hooks->update_order: every param exactly once. */
+static graphc_status_t check_order(const gc_train_step *s, const gc_train_hooks *h) {
+  if (!h->update_order) return NULL;
+  graphc_status_t st = h->nupdate_order == s->nparams
+                           ? NULL
+                           : gc_status(GRAPHC_STATUS_INVALID_ARGUMENT,
+                                       "train step: update order lists %d params, the graph has %d",
+                                       h->nupdate_order, s->nparams);
+  bool *seen = calloc((size_t)s->nparams + 1, sizeof *seen);
+  if (!st && !seen) st = GC_OOM();
+  for (int k = 0; !st && k < s->nparams; k++) {
+    int p = param_pos(s, h->update_order[k]);
+    if (p < 0 || seen[p])
+      st = gc_status(GRAPHC_STATUS_INVALID_ARGUMENT,
+                     "train step: update order entry %d (input %d) is %s", k, h->update_order[k],
+                     p < 0 ? "not a param" : "listed twice");
+    else seen[p] = true;
+  }
+  free(seen);
+  return st;
+}
+
 static graphc_status_t build(const gc_graph *fwd, const gc_optimizer_options *opt,
-                             gc_train_step *s) {
+                             const gc_train_hooks *h, gc_train_step *s) {
   static const char *const names[] = {"momentum", "exp_avg", "exp_avg_sq", "step"};
   gc_graph *g = s->graph;
   int per = gc_optimizer_state_count(opt);
@@ -53,6 +82,7 @@ static graphc_status_t build(const gc_graph *fwd, const gc_optimizer_options *op
   if (s->nparams == 0)
     return gc_status(GRAPHC_STATUS_INVALID_ARGUMENT, "graph '%s' has no param inputs to train",
                      fwd->name);
+  GC_TRY(check_order(s, h));
   for (int p = 0; p < s->nparams; p++) {
     /* Copies: adding inputs moves g->values. */
     gc_type ptype = g->values[g->inputs[s->params[p]]].type;
@@ -82,7 +112,7 @@ static graphc_status_t build(const gc_graph *fwd, const gc_optimizer_options *op
   s->replaces = malloc(sizeof(int) * (size_t)s->noutputs);
   graphc_status_t err = (!grads || !outs || !s->replaces) ? GC_OOM() : NULL;
   int loss = -1, step_next = -1;
-  if (!err) err = gc_autodiff_emit(fwd, g, &loss, grads);
+  if (!err) err = gc_autodiff_emit_hooked(fwd, g, h->grad_ready, h->user, &loss, grads);
   if (!err && has_step) {
     /* torch increments the count before using it. */
     int one, in[2];
@@ -96,15 +126,19 @@ static graphc_status_t build(const gc_graph *fwd, const gc_optimizer_options *op
     }
     if (!err) step_next = g->nodes[one].results[0];
   }
-  int n = 0;
-  if (!err) {
-    outs[n] = loss, s->replaces[n++] = -1;
-  }
   int sbase = 1 + s->nparams, shared[2] = {-1, -1};
-  for (int p = 0; !err && p < s->nparams; p++) {
-    int in_idx = s->params[p], state[2], new_state[2] = {-1, -1};
+  for (int u = 0; !err && u < s->nparams; u++) {
+    int in_idx = h->update_order ? h->update_order[u] : s->params[u];
+    int p = param_pos(s, in_idx), state[2], new_state[2] = {-1, -1};
+    int grad = grads[in_idx];
+    if (h->before_update) err = h->before_update(h->user, g, in_idx, &grad);
+    if (!err && (grad < 0 || grad >= g->nvalues ||
+                 !gc_type_equal(&g->values[grad].type, &g->values[grads[in_idx]].type)))
+      err = gc_status(GRAPHC_STATUS_INTERNAL, "train step: the gradient hook gave param '%s' a "
+                      "value of another type", g->values[g->inputs[in_idx]].name);
+    if (err) break;
     for (int k = 0; k < per; k++) state[k] = g->inputs[s->state[p * per + k].input];
-    err = gc_optimizer_emit(g, opt, g->inputs[in_idx], grads[in_idx], state, step_next, shared,
+    err = gc_optimizer_emit(g, opt, g->inputs[in_idx], grad, state, step_next, shared,
                             &outs[1 + p], new_state);
     s->replaces[1 + p] = in_idx;
     for (int k = 0; !err && k < per; k++) {
@@ -112,6 +146,8 @@ static graphc_status_t build(const gc_graph *fwd, const gc_optimizer_options *op
       s->replaces[sbase + p * per + k] = s->state[p * per + k].input;
     }
   }
+  if (!err && h->finish) err = h->finish(h->user, g, &loss);
+  if (!err) outs[0] = loss, s->replaces[0] = -1;
   if (!err && has_step) {
     outs[s->noutputs - 1] = step_next;
     s->replaces[s->noutputs - 1] = step_in;
@@ -124,6 +160,12 @@ static graphc_status_t build(const gc_graph *fwd, const gc_optimizer_options *op
 
 graphc_status_t gc_build_train_step(const gc_graph *fwd, const gc_optimizer_options *opt,
                                     gc_train_step **out) {
+  return gc_build_train_step_hooked(fwd, opt, NULL, out);
+}
+
+graphc_status_t gc_build_train_step_hooked(const gc_graph *fwd, const gc_optimizer_options *opt,
+                                           const gc_train_hooks *hooks, gc_train_step **out) {
+  static const gc_train_hooks none = {0};
   *out = NULL;
   GC_TRY(gc_autodiff_check(fwd));
   GC_TRY(gc_optimizer_options_check(opt));
@@ -132,7 +174,7 @@ graphc_status_t gc_build_train_step(const gc_graph *fwd, const gc_optimizer_opti
   char name[256];
   snprintf(name, sizeof name, "%s_train_step", fwd->name);
   graphc_status_t st = gc_autodiff_new_graph(fwd, name, &s->graph);
-  if (!st) st = build(fwd, opt, s);
+  if (!st) st = build(fwd, opt, hooks ? hooks : &none, s);
   if (st) {
     gc_train_step_free(s);
     return st;

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "autodiff/autodiff.h"
 #include "interp/tensor.h"
 #include "ir/ir.h"
 
@@ -63,6 +64,30 @@ typedef struct gc_train_step {
  * one float param). The graph lives in fwd's context. */
 graphc_status_t gc_build_train_step(const gc_graph *fwd, const gc_optimizer_options *opt,
                                     gc_train_step **out);
+
+/* Ways for a caller (the DDP step, lib/dist/ddp_step.c) to insert nodes
+ * into a step graph while it is built. Every member may be NULL/0. Param
+ * indices are input indices (as gc_train_step.params). */
+typedef struct gc_train_hooks {
+  void *user;
+  /* During the backward walk, as soon as a param's gradient is final
+   * (gc_autodiff_emit_hooked). */
+  gc_grad_ready_fn grad_ready;
+  /* Right before a param's optimizer update is emitted: may set *grad to
+   * another value of the same type, which the update then uses. */
+  graphc_status_t (*before_update)(void *user, gc_graph *g, int param, int *grad);
+  /* After every update: may set *loss to another 0-d value (output 0). */
+  graphc_status_t (*finish)(void *user, gc_graph *g, int *loss);
+  /* The order in which updates are emitted: `nupdate_order` param input
+   * indices, each param once (a permutation of the params); NULL: input
+   * order. The outputs keep their layout whatever the order. */
+  const int *update_order;
+  int nupdate_order;
+} gc_train_hooks;
+
+/* gc_build_train_step with hooks (NULL: none). */
+graphc_status_t gc_build_train_step_hooked(const gc_graph *fwd, const gc_optimizer_options *opt,
+                                           const gc_train_hooks *hooks, gc_train_step **out);
 void gc_train_step_free(gc_train_step *s);
 
 /* Emits the optimizer update of one param into g: `param`, `grad` and its

@@ -93,7 +93,7 @@ void gc_ddp_plan_format(gc_strbuf *sb, const gc_graph *g, const gc_ddp_plan *pla
     }
     const char *reason = pc->reason;
     gc_sb_printf(sb, "%-5d %-5d %-11s %-12" PRId64 " %-18s %-12s %-12s ", p, pc->nnodes, range,
-                 pc->bytes, reason, in.data ? in.data : "?", out.data ? out.data : "?");
+                 pc->bytes, reason, in.data ? in.data : (split ? "?" : "n/a"), out.data ? out.data : (split ? "?" : "n/a"));
     gc_sb_free(&in);
     gc_sb_free(&out);
     if (pc->nparams == 0) gc_sb_append(sb, "-");
