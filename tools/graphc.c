@@ -15,6 +15,7 @@
 #include "ir/op.h"
 #include "passes/pass.h"
 #include "support/status.h"
+#include "cli_compile.h"
 
 typedef struct cmd {
   const char *name, *usage, *summary;
@@ -199,9 +200,9 @@ static int cmd_run(int argc, char **argv) {
     else return usage_error(current, "more than one model file", a);
   }
   if (!model) return usage_error(current, "no model file", NULL);
-  if (strcmp(backend, "interp") != 0)
+  if (strcmp(backend, "interp") != 0 && !gc_cli_backend_known(backend))
     return fprintf(stderr, "graphc run: error: backend '%s' is not available in this build "
-                           "(available: interp)\n", backend), 1;
+                           "(available: interp, cpu, cpu-eval)\n", backend), 1;
   graphc_context_t *ctx;
   graphc_graph_t *g;
   int rc = load(&ctx, &g, model);
@@ -263,7 +264,9 @@ static int cmd_run(int argc, char **argv) {
         gc_tensor_seti(&ins[i], e, ilo + (int64_t)(r % (uint64_t)(ihi - ilo)));
     }
   }
-  if (!st) st = gc_interp_run_tensors(g, 16ull << 30, ins, g->ninputs, outs);
+  if (!st)
+    st = !strcmp(backend, "interp") ? gc_interp_run_tensors(g, 16ull << 30, ins, g->ninputs, outs)
+                                    : gc_cli_run_backend(g, backend, ins, g->ninputs, outs);
   if (!st && outdir && mkdir(outdir, 0777) != 0 && errno != EEXIST)
     st = gc_status(GRAPHC_STATUS_IO_ERROR, "%s: %s", outdir, strerror(errno));
   for (int o = 0; !st && o < g->noutputs; o++) {
@@ -302,7 +305,7 @@ static const cmd cmds[] = {
     {"info", "graphc info MODEL.gc",
      "one line per input and output: kind role name dtype [d0;d1;...]", cmd_info},
     {"run",
-     "graphc run MODEL.gc [--backend interp] [--in NAME=FILE.npy]... [--sym NAME=INT]... "
+     "graphc run MODEL.gc [--backend interp|cpu|cpu-eval] [--in NAME=FILE.npy]... [--sym NAME=INT]... "
      "[--random SEED] [--int-range LO:HI] [--out DIR] [--print]",
      "run through the reference interpreter; outputs to DIR/NAME.npy", cmd_run},
     {"split",
@@ -322,6 +325,7 @@ static const cmd cmds[] = {
      "graphc grad MODEL.gc --out DIR [--in NAME=FILE.npy]... [--sym NAME=INT]... "
      "[--random SEED] [--int-range LO:HI] [--init-seed S] [--print-graph]",
      "gradients of output 0: DIR/loss.npy and DIR/grad_<param>.npy", gc_cli_grad},
+    {"compile", GC_CLI_COMPILE_USAGE, GC_CLI_COMPILE_SUMMARY, gc_cli_compile},
     {"ops", "graphc ops", "list every op with a one-line description", cmd_ops},
 };
 

@@ -9,4 +9,5 @@
 #include "graphc/interp.h"
 #include "graphc/train.h"
 #include "graphc/comm.h"
+#include "graphc/compile.h"
 #endif

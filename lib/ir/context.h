@@ -8,12 +8,19 @@
 #include "graphc/context.h"
 #include "ir/ir.h"
 
+/* The runtime keeps graphc_set_parallel_for in the context. */
+#define GC_CONTEXT_HAS_PARALLEL_HOOK 1
 #define GC_CONTEXT_MAGIC 0x43545854u /* "CTXT" */
 
 struct graphc_context_s {
   uint32_t magic;
   graphc_context_options_t options;
   gc_graph **graphs; /* every header created, live or dead */
+  /* The application's parallel-for (graphc_set_parallel_for), NULL for
+   * the executables' own pools. */
+  void (*parallel_for)(void *user, int64_t n, int64_t grain,
+                       void (*task)(void *closure, int64_t begin, int64_t end), void *closure);
+  void *parallel_user;
   int ngraphs, capgraphs;
 };
 
