@@ -1,5 +1,6 @@
 /* The compile driver (see compile_driver.h). */
 #include "rt/compile_driver.h"
+#include "cpu/cpu_backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,14 +92,23 @@ static graphc_status_t cache_key(const gc_graph *g, const gc_compile_request *r,
                                  gc_cache_key *key) {
   char *text = NULL;
   GC_TRY(graphc_graph_print(g, &text, NULL));
+  /* The code generator's own version: a changed emitter must not reuse
+   * objects the old one wrote. */
+  char *codegen = NULL;
+  graphc_status_t st = gc_cpu_codegen_id(&codegen);
+  if (st) {
+    graphc_free(text);
+    return st;
+  }
   char level[16], abi[16];
   snprintf(level, sizeof level, "O%d", r->opt.opt_level);
   snprintf(abi, sizeof abi, "abi%d", GRAPHC_ABI_VERSION);
-  const char *parts[] = {"graphc compile cache 1", graphc_version(), abi, level,
+  const char *parts[] = {"graphc compile cache 1", graphc_version(), codegen, abi, level,
                          r->opt.pipeline ? r->opt.pipeline : "<default pipeline>",
                          r->cpu, r->features, prefix, text};
   gc_cache_key_make(parts, (int)(sizeof parts / sizeof *parts), key);
   graphc_free(text);
+  free(codegen);
   return NULL;
 }
 
