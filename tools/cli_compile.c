@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_common.h"
 #include "graphc/graphc.h"
 #include "graphc/compile.h"
 #include "interp/dlpack_convert.h"
@@ -12,15 +13,7 @@
 #include "support/status.h"
 
 static int usage(const char *msg, const char *arg) {
-  fprintf(stderr, "graphc compile: %s%s%s\nusage: %s\n", msg, arg ? ": " : "", arg ? arg : "",
-          GC_CLI_COMPILE_USAGE);
-  return 2;
-}
-
-static int fail(graphc_status_t st) {
-  fprintf(stderr, "graphc: error: %s\n", graphc_status_message(st));
-  graphc_status_free(st);
-  return 1;
+  return gc_cli_usage("compile", GC_CLI_COMPILE_USAGE, msg, arg);
 }
 
 int gc_cli_compile(int argc, char **argv) {
@@ -49,7 +42,7 @@ int gc_cli_compile(int argc, char **argv) {
   req.options = &o;
   graphc_context_t *ctx;
   graphc_status_t st = graphc_context_create(NULL, &ctx);
-  if (st) return fail(st);
+  if (st) return gc_cli_fail(st);
   graphc_graph_t *g = NULL;
   st = graphc_graph_parse_file(ctx, model, &g);
   graphc_cache_state_t cs = GRAPHC_CACHE_DISABLED;
@@ -60,7 +53,7 @@ int gc_cli_compile(int argc, char **argv) {
            req.header ? req.header : "", cache[cs]);
   }
   graphc_context_release(ctx);
-  return st ? fail(st) : 0;
+  return st ? gc_cli_fail(st) : 0;
 }
 
 bool gc_cli_backend_known(const char *b) { return !strcmp(b, "cpu") || !strcmp(b, "cpu-eval"); }

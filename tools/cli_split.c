@@ -3,11 +3,11 @@
  * Graphviz). Exit codes as for every subcommand: 0 ok, 1 bad input, 2 bad
  * usage. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_common.h"
 #include "dist/ddp_plan.h"
 #include "dist/graph_split.h"
 #include "dist/plan_print.h"
@@ -23,25 +23,7 @@ int gc_cli_split(int argc, char **argv);
   "[--count-every-use] [--ranks N] [--dot FILE] [--print-pieces]"
 
 static int split_usage(const char *msg, const char *arg) {
-  fprintf(stderr, "graphc split: %s%s%s\nusage: %s\n", msg, arg ? ": " : "", arg ? arg : "",
-          SPLIT_USAGE);
-  return 2;
-}
-
-static int split_fail(graphc_status_t st) {
-  fprintf(stderr, "graphc: error: %s\n", graphc_status_message(st));
-  graphc_status_free(st);
-  return 1;
-}
-
-/* MiB (may be fractional, as DDP's bucket_cap_mb) to bytes, rounded down. */
-static bool parse_mb(const char *s, int64_t *bytes) {
-  char *end;
-  errno = 0;
-  double mb = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(mb) || mb < 0 || mb > 8.0e12) return false;
-  *bytes = (int64_t)floor(mb * 1048576.0);
-  return true;
+  return gc_cli_usage("split", SPLIT_USAGE, msg, arg);
 }
 
 typedef struct split_args {
@@ -61,7 +43,7 @@ static int parse_args(int argc, char **argv, split_args *a) {
     if (!strcmp(arg, "--bucket-cap-mb") || !strcmp(arg, "--first-bucket-cap-mb")) {
       if (!has_value) return split_usage("missing value after", arg);
       int64_t *dst = arg[2] == 'b' ? &a->opt.cap_bytes : &a->opt.first_cap_bytes;
-      if (!parse_mb(argv[++i], dst))
+      if (!gc_cli_parse_mb(argv[++i], dst))
         return split_usage("expected a size in MiB (a number >= 0)", argv[i]);
     } else if (!strcmp(arg, "--ignore")) {
       if (!has_value) return split_usage("missing value after", arg);
@@ -142,7 +124,7 @@ static int report(const split_args *a, const gc_graph *g, const gc_ddp_plan *pla
 int gc_cli_split(int argc, char **argv) {
   split_args a = {0};
   a.ignored = calloc((size_t)argc + 1, sizeof *a.ignored);
-  if (!a.ignored) return split_fail(GC_OOM());
+  if (!a.ignored) return gc_cli_fail(GC_OOM());
   int rc = parse_args(argc, argv, &a);
   if (rc) {
     free(a.ignored);
@@ -156,7 +138,7 @@ int gc_cli_split(int argc, char **argv) {
   if (!st) st = graphc_graph_parse_file(ctx, a.model, &g);
   if (!st) st = gc_ddp_plan_build(g, &a.opt, &plan);
   if (!st) st = gc_graph_split(g, plan, &split);
-  rc = st ? split_fail(st) : report(&a, g, plan, split);
+  rc = st ? gc_cli_fail(st) : report(&a, g, plan, split);
   gc_split_free(split);
   gc_ddp_plan_free(plan);
   graphc_context_release(ctx);

@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli_common.h"
 #include "autodiff/autodiff.h"
 #include "autodiff/train_step.h"
 #include "comm/comm.h"
@@ -88,9 +89,7 @@ static const char GRAD_USAGE[] =
     "[--random SEED] [--int-range LO:HI] [--init-seed S] [--print-graph]";
 
 static int usage(const cli_opts *o, const char *msg, const char *arg) {
-  fprintf(stderr, "graphc %s: %s%s%s\nusage: %s\n", o->cmd, msg, arg ? ": " : "", arg ? arg : "",
-          o->usage);
-  return 2;
+  return gc_cli_usage(o->cmd, o->usage, msg, arg);
 }
 
 static int fail(const cli_opts *o, graphc_status_t st) {
@@ -100,16 +99,6 @@ static int fail(const cli_opts *o, graphc_status_t st) {
     fprintf(stderr, "graphc %s: error: %s\n", o->cmd, graphc_status_message(st));
   graphc_status_free(st);
   return 1;
-}
-
-/* MiB (may be fractional, as DDP's bucket_cap_mb) to bytes, rounded down. */
-static bool parse_mb(const char *s, int64_t *bytes) {
-  char *end;
-  errno = 0;
-  double mb = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(mb) || mb < 0 || mb > 8.0e12) return false;
-  *bytes = (int64_t)floor(mb * 1048576.0);
-  return true;
 }
 
 static bool parse_double(const char *s, double *out) {
@@ -171,10 +160,10 @@ static int parse_args(cli_opts *o, int argc, char **argv, bool train) {
       else return usage(o, "--comm must be self or mpi", v);
     } else if (train && !strcmp(a, "--bucket-cap-mb")) {
       ddp_flag = a;
-      if (!parse_mb(v, &o->ddp.cap_bytes)) return usage(o, "bad --bucket-cap-mb", v);
+      if (!gc_cli_parse_mb(v, &o->ddp.cap_bytes)) return usage(o, "bad --bucket-cap-mb", v);
     } else if (train && !strcmp(a, "--first-bucket-cap-mb")) {
       ddp_flag = a;
-      if (!parse_mb(v, &o->ddp.first_cap_bytes)) return usage(o, "bad --first-bucket-cap-mb", v);
+      if (!gc_cli_parse_mb(v, &o->ddp.first_cap_bytes)) return usage(o, "bad --first-bucket-cap-mb", v);
     } else if (train && !strcmp(a, "--ignore")) {
       ddp_flag = a;
       if (o->ddp.nignored == MAX_IN) return usage(o, "too many --ignore", NULL);

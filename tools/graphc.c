@@ -15,6 +15,7 @@
 #include "ir/op.h"
 #include "passes/pass.h"
 #include "support/status.h"
+#include "cli_common.h"
 #include "cli_compile.h"
 
 typedef struct cmd {
@@ -22,16 +23,8 @@ typedef struct cmd {
   int (*run)(int argc, char **argv);
 } cmd;
 
-static int fail(graphc_status_t st) {
-  fprintf(stderr, "graphc: error: %s\n", graphc_status_message(st));
-  graphc_status_free(st);
-  return 1;
-}
-
 static int usage_error(const cmd *c, const char *msg, const char *arg) {
-  fprintf(stderr, "graphc %s: %s%s%s\nusage: %s\n", c->name, msg, arg ? ": " : "", arg ? arg : "",
-          c->usage);
-  return 2;
+  return gc_cli_usage(c->name, c->usage, msg, arg);
 }
 
 static bool want_help(int argc, char **argv) {
@@ -43,11 +36,11 @@ static bool want_help(int argc, char **argv) {
 /* Parses argv[1] as the model path; returns the graph or prints the error. */
 static int load(graphc_context_t **ctx, graphc_graph_t **g, const char *path) {
   graphc_status_t st = graphc_context_create(NULL, ctx);
-  if (st) return fail(st);
+  if (st) return gc_cli_fail(st);
   st = graphc_graph_parse_file(*ctx, path, g);
   if (st) {
     graphc_context_release(*ctx);
-    return fail(st);
+    return gc_cli_fail(st);
   }
   return 0;
 }
@@ -65,7 +58,7 @@ static int cmd_check(int argc, char **argv) {
     printf("%s: ok: graph '%s', %d inputs, %d nodes, %d outputs\n", argv[1], graphc_graph_name(g),
            graphc_graph_num_inputs(g), graphc_graph_num_nodes(g), graphc_graph_num_outputs(g));
   graphc_context_release(ctx);
-  return st ? fail(st) : 0;
+  return st ? gc_cli_fail(st) : 0;
 }
 
 static int cmd_print(int argc, char **argv) {
@@ -96,7 +89,7 @@ static int cmd_print(int argc, char **argv) {
   if (!st) fputs(text, stdout);
   graphc_free(text);
   graphc_context_release(ctx);
-  return st ? fail(st) : 0;
+  return st ? gc_cli_fail(st) : 0;
 }
 
 static int cmd_passes(int argc, char **argv) {
@@ -289,7 +282,7 @@ static int cmd_run(int argc, char **argv) {
   free(symv);
   free(bound);
   graphc_context_release(ctx);
-  return st ? fail(st) : 0;
+  return st ? gc_cli_fail(st) : 0;
 }
 
 int gc_cli_split(int argc, char **argv);

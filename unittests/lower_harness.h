@@ -18,11 +18,7 @@
 #include "kernel/kir_eval.h"
 #include "kernel/lower.h"
 
-#define OK(expr)                                                                      \
-  do {                                                                                \
-    graphc_status_t ok_st_ = (expr);                                                  \
-    cr_assert(ok_st_ == NULL, "%s failed: %s", #expr, graphc_status_message(ok_st_)); \
-  } while (0)
+#include "test_common.h"
 
 static graphc_context_t *lh_ctx;
 static uint64_t lh_seed;

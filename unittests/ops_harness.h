@@ -22,11 +22,7 @@
 
 /* ---- status, suite setup ------------------------------------------------- */
 
-#define OK(expr)                                                                      \
-  do {                                                                                \
-    graphc_status_t ok_st_ = (expr);                                                  \
-    cr_assert(ok_st_ == NULL, "%s failed: %s", #expr, graphc_status_message(ok_st_)); \
-  } while (0)
+#include "test_common.h"
 
 static graphc_context_t *ctx;
 static gc_graph *g; /* the test's graph, empty at the start of each test */

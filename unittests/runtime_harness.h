@@ -20,22 +20,7 @@
 #include "rt/executable.h"
 #include "rt/model.h"
 
-#define OK(expr)                                                                      \
-  do {                                                                                \
-    graphc_status_t ok_st_ = (expr);                                                  \
-    cr_assert(ok_st_ == NULL, "%s failed: %s", #expr, graphc_status_message(ok_st_)); \
-  } while (0)
-
-/* Asserts an error with `code` whose message contains `needle`. */
-#define FAILS(expr, code, needle)                                                       \
-  do {                                                                                  \
-    graphc_status_t st_ = (expr);                                                       \
-    cr_assert_not_null(st_, "%s succeeded", #expr);                                     \
-    cr_assert_eq(graphc_status_code(st_), (code), "%s: %s", #expr, graphc_status_message(st_)); \
-    cr_assert(strstr(graphc_status_message(st_), (needle)), "%s: '%s' lacks '%s'", #expr, \
-              graphc_status_message(st_), (needle));                                    \
-    graphc_status_free(st_);                                                            \
-  } while (0)
+#include "test_common.h"
 
 /* ---- owned DLPack tensors --------------------------------------------------- */
 

@@ -5,23 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#define OK(expr)                                                              \
-  do {                                                                        \
-    graphc_status_t st_ = (expr);                                             \
-    cr_assert_null(st_, "%s: %s", #expr, graphc_status_message(st_));         \
-  } while (0)
-
-/* Asserts an error with `code` whose message contains `needle`. */
-#define FAILS(expr, code, needle)                                             \
-  do {                                                                        \
-    graphc_status_t st_ = (expr);                                             \
-    cr_assert_not_null(st_, "%s succeeded", #expr);                           \
-    cr_assert_eq(graphc_status_code(st_), (code), "%s: %s", #expr,            \
-                 graphc_status_message(st_));                                 \
-    cr_assert(strstr(graphc_status_message(st_), (needle)), "%s: '%s' lacks '%s'", #expr, \
-              graphc_status_message(st_), (needle));                          \
-    graphc_status_free(st_);                                                  \
-  } while (0)
+#include "test_common.h"
 
 static graphc_context_t *ctx;
 static void setup(void) { OK(graphc_context_create(NULL, &ctx)); }

@@ -23,11 +23,7 @@
 #include "interp/interp_internal.h"
 #include "ir/op.h"
 
-#define OK(expr)                                                                      \
-  do {                                                                                \
-    graphc_status_t ok_st_ = (expr);                                                  \
-    cr_assert(ok_st_ == NULL, "%s failed: %s", #expr, graphc_status_message(ok_st_)); \
-  } while (0)
+#include "test_common.h"
 
 static graphc_context_t *ctx;
 static void setup(void) { OK(graphc_context_create(NULL, &ctx)); }

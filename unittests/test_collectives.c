@@ -21,22 +21,7 @@
 
 /* ---- harness ---------------------------------------------------------------- */
 
-#define OK(expr)                                                                      \
-  do {                                                                                \
-    graphc_status_t ok_st_ = (expr);                                                  \
-    cr_assert(ok_st_ == NULL, "%s failed: %s", #expr, graphc_status_message(ok_st_)); \
-  } while (0)
-
-/* Asserts an error with `code` whose message contains `needle`. */
-#define FAILS(expr, code, needle)                                                        \
-  do {                                                                                   \
-    graphc_status_t st_ = (expr);                                                        \
-    cr_assert(st_ != NULL, "%s succeeded", #expr);                                       \
-    cr_expect_eq(graphc_status_code(st_), (code), "%s: %s", #expr, graphc_status_message(st_)); \
-    cr_expect(strstr(graphc_status_message(st_), (needle)) != NULL, "%s: '%s' lacks '%s'", #expr, \
-              graphc_status_message(st_), (needle));                                     \
-    graphc_status_free(st_);                                                             \
-  } while (0)
+#include "test_common.h"
 
 static graphc_context_t *ctx;
 static gc_comm *self;

@@ -22,11 +22,7 @@
 #include "ir/op.h"
 #include "support/status.h"
 
-#define OK(expr)                                                                      \
-  do {                                                                                \
-    graphc_status_t ok_st_ = (expr);                                                  \
-    cr_assert(ok_st_ == NULL, "%s failed: %s", #expr, graphc_status_message(ok_st_)); \
-  } while (0)
+#include "test_common.h"
 
 static graphc_context_t *ctx;
 static gc_comm *self;

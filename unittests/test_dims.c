@@ -7,11 +7,7 @@
 
 #include "ir/dims.h"
 
-#define OK(expr)                                                                  \
-  do {                                                                            \
-    graphc_status_t ok_st_ = (expr);                                              \
-    cr_assert(ok_st_ == NULL, "%s failed: %s", #expr, graphc_status_message(ok_st_)); \
-  } while (0)
+#include "test_common.h"
 
 /* Asserts `expr` fails with `code`; frees the status. */
 #define ERR(expr, code)                                                         \

@@ -19,11 +19,7 @@
 #define GRAPHC_SOURCE_DIR "."
 #endif
 
-#define OK(expr)                                                                      \
-  do {                                                                                \
-    graphc_status_t ok_st_ = (expr);                                                  \
-    cr_assert(ok_st_ == NULL, "%s failed: %s", #expr, graphc_status_message(ok_st_)); \
-  } while (0)
+#include "test_common.h"
 
 static graphc_context_t *new_ctx(void) {
   graphc_context_t *ctx = NULL;

@@ -19,6 +19,16 @@ int em_fail(kctx *K, graphc_status_t st) {
   return -1;
 }
 
+int em_fail_if(kctx *K, graphc_status_t st) { return st ? em_fail(K, st) : 0; }
+
+bool em_checked_before(kctx *K, const lnode *n) {
+  lower_ctx *L = K->L;
+  int node = L->fg->vals[n->res[0]].producer;
+  if (L->checked[node]) return true;
+  L->checked[node] = true;
+  return false;
+}
+
 int em_demote(kctx *K, int v) {
   if (K->L->demote < 0) K->L->demote = v;
   return -1;

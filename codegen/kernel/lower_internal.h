@@ -249,6 +249,11 @@ bool em_group_ok(kctx *K, int v, const int *c, int n, unsigned *omask);
 /* Marks v for materialisation and fails the current kernel. */
 int em_demote(kctx *K, int v);
 int em_fail(kctx *K, graphc_status_t st);
+/* em_fail when st is an error, else 0. */
+int em_fail_if(kctx *K, graphc_status_t st);
+/* Whether node n's run-time checks were already emitted (by another
+ * kernel reading it); marks them emitted. */
+bool em_checked_before(kctx *K, const lnode *n);
 
 /* ---- kernels and steps of whole values ------------------------------------- */
 

@@ -34,16 +34,6 @@ static int tap_coord(kctx *K, const win *w, int i, int o, int tap, int size, int
   return c;
 }
 
-static int once(kctx *K, const lnode *n) {
-  lower_ctx *L = K->L;
-  int node = L->fg->vals[n->res[0]].producer;
-  if (L->checked[node]) return 1;
-  L->checked[node] = true;
-  return 0;
-}
-
-static int fail_if(kctx *K, graphc_status_t st) { return st ? em_fail(K, st) : 0; }
-
 /* ---- conv2d -------------------------------------------------------------------- */
 
 static int emit_conv(kctx *K, const lnode *n, int res, ix *at) {
@@ -61,11 +51,11 @@ static int emit_conv(kctx *K, const lnode *n, int res, ix *at) {
   for (int d = 0; d < r; d++) c[d] = ix_coord(K, at, d);
   unsigned om;
   if (!em_group_ok(K, n->res[0], c, r, &om)) return -1;
-  if (!once(K, n))
+  if (!em_checked_before(K, n))
     for (int i = 0; i < 2; i++) {
       gc_dim span = lw_padd(L, lw_pmul(L, wt->dims[2 + i], lw_pconst(L, w.d[i])), lw_pconst(L, 1 - w.d[i]));
       gc_dim have = lw_padd(L, xt->dims[cb + 1 + i], lw_pconst(L, 2 * w.p[i]));
-      if (fail_if(K, lw_check_dims(L, n, have, KC_GE, span, "padded input size is smaller than the dilated "
+      if (em_fail_if(K, lw_check_dims(L, n, have, KC_GE, span, "padded input size is smaller than the dilated "
                                                             "kernel size; padded size")) < 0)
         return -1;
     }
@@ -105,14 +95,14 @@ static int emit_conv(kctx *K, const lnode *n, int res, ix *at) {
 /* ---- pooling -------------------------------------------------------------------- */
 
 static int pool_checks(kctx *K, const lnode *n, const gc_type *xt, const gc_type *yt) {
-  if (once(K, n)) return 0;
+  if (em_checked_before(K, n)) return 0;
   lower_ctx *L = K->L;
   for (int i = xt->rank - 3; i < xt->rank; i++)
-    if (fail_if(K, lw_check_dims(L, n, xt->dims[i], KC_GE, lw_pconst(L, 1),
+    if (em_fail_if(K, lw_check_dims(L, n, xt->dims[i], KC_GE, lw_pconst(L, 1),
                                  "input dims but the batch dim must not be 0; size")) < 0)
       return -1;
   for (int i = yt->rank - 2; i < yt->rank; i++)
-    if (fail_if(K, lw_check_dims(L, n, yt->dims[i], KC_GE, lw_pconst(L, 1), "output size is too small")) < 0)
+    if (em_fail_if(K, lw_check_dims(L, n, yt->dims[i], KC_GE, lw_pconst(L, 1), "output size is too small")) < 0)
       return -1;
   return 0;
 }
@@ -126,6 +116,25 @@ static int pool_begin(kctx *K, const lnode *n, ix *at, int *c, unsigned *om) {
   return pool_checks(K, n, xt, at->type);
 }
 
+/* Enters the 2-D window stage (saved in *sv) and sets *xi to the input
+ * element under the current tap of output coordinates c (a clamped
+ * coordinate outside the input); returns the in-bounds flag. */
+static int window_taps(kctx *K, const win *w, const gc_type *xt, const int *c, kstage_save *sv,
+                       ix *xi) {
+  lower_ctx *L = K->L;
+  int r = xt->rank;
+  gc_dim inner[2] = {lw_pconst(L, w->k[0]), lw_pconst(L, w->k[1])};
+  kb_stage_enter(K, 2, inner, sv);
+  int inb = -1;
+  int iy = tap_coord(K, w, 0, c[r - 2], kx_inner(K, 0), kx_pdim(K, xt->dims[r - 2]), &inb);
+  int ixx = tap_coord(K, w, 1, c[r - 1], kx_inner(K, 1), kx_pdim(K, xt->dims[r - 1]), &inb);
+  ix_init(xi, xt);
+  for (int d = 0; d < r - 2; d++) xi->c[d] = c[d];
+  xi->c[r - 2] = kx_sel(K, inb, iy, kx_i(K, 0));
+  xi->c[r - 1] = kx_sel(K, inb, ixx, kx_i(K, 0));
+  return inb;
+}
+
 static int emit_max_pool(kctx *K, const lnode *n, int res, ix *at) {
   lower_ctx *L = K->L;
   const gc_type *xt = &L->fg->vals[n->ops[0]].type;
@@ -136,20 +145,12 @@ static int emit_max_pool(kctx *K, const lnode *n, int res, ix *at) {
   lw_pair_attr(n, "stride", w.k, true, w.s);
   lw_pair_attr(n, "padding", ZEROS, false, w.p);
   lw_pair_attr(n, "dilation", ONES, false, w.d);
-  int c[GC_MAX_RANK], r = xt->rank;
+  int c[GC_MAX_RANK];
   unsigned om;
   if (pool_begin(K, n, at, c, &om) < 0) return -1;
-  gc_dim inner[2] = {lw_pconst(L, w.k[0]), lw_pconst(L, w.k[1])};
   kstage_save sv;
-  kb_stage_enter(K, 2, inner, &sv);
-  int inb = -1;
-  int iy = tap_coord(K, &w, 0, c[r - 2], kx_inner(K, 0), kx_pdim(K, xt->dims[r - 2]), &inb);
-  int ixx = tap_coord(K, &w, 1, c[r - 1], kx_inner(K, 1), kx_pdim(K, xt->dims[r - 1]), &inb);
   ix xi;
-  ix_init(&xi, xt);
-  for (int d = 0; d < r - 2; d++) xi.c[d] = c[d];
-  xi.c[r - 2] = kx_sel(K, inb, iy, kx_i(K, 0));
-  xi.c[r - 1] = kx_sel(K, inb, ixx, kx_i(K, 0));
+  int inb = window_taps(K, &w, xt, c, &sv, &xi);
   int64_t imin = dt == GRAPHC_I32 ? INT32_MIN : INT64_MIN;
   int low = fl ? kx_f(K, lw_ktype(dt), -INFINITY) : kx_i(K, imin);
   int x = kx_sel(K, inb, em_value(K, n->ops[0], &xi), low);
@@ -184,17 +185,9 @@ static int emit_avg_pool(kctx *K, const lnode *n, int res, ix *at) {
     valid = kx_imul(K, valid, kx_bin(K, KB_MAX, kx_isub(K, b0, a0), kx_i(K, 0)));
   }
   if (!include_pad) count = valid;
-  gc_dim inner[2] = {lw_pconst(L, w.k[0]), lw_pconst(L, w.k[1])};
   kstage_save sv;
-  kb_stage_enter(K, 2, inner, &sv);
-  int inb = -1;
-  int iy = tap_coord(K, &w, 0, c[r - 2], kx_inner(K, 0), kx_pdim(K, xt->dims[r - 2]), &inb);
-  int ixx = tap_coord(K, &w, 1, c[r - 1], kx_inner(K, 1), kx_pdim(K, xt->dims[r - 1]), &inb);
   ix xi;
-  ix_init(&xi, xt);
-  for (int d = 0; d < r - 2; d++) xi.c[d] = c[d];
-  xi.c[r - 2] = kx_sel(K, inb, iy, kx_i(K, 0));
-  xi.c[r - 1] = kx_sel(K, inb, ixx, kx_i(K, 0));
+  int inb = window_taps(K, &w, xt, c, &sv, &xi);
   int zero = fl ? kx_f(K, T, 0.0) : kx_i(K, 0);
   int x = kx_sel(K, inb, kx_arith(K, em_value(K, n->ops[0], &xi), dt), zero);
   int s = kb_stage_reduce(K, &sv, KIR_SUM, x, om);
@@ -213,9 +206,9 @@ static int emit_adaptive_pool(kctx *K, const lnode *n, int res, ix *at) {
   for (int d = 0; d < r; d++) c[d] = ix_coord(K, at, d);
   unsigned om;
   if (!em_group_ok(K, n->res[0], c, r, &om)) return -1;
-  if (!once(K, n))
+  if (!em_checked_before(K, n))
     for (int i = r - 3; i < r; i++)
-      if (fail_if(K, lw_check_dims(L, n, xt->dims[i], KC_GE, lw_pconst(L, 1),
+      if (em_fail_if(K, lw_check_dims(L, n, xt->dims[i], KC_GE, lw_pconst(L, 1),
                                    "input dims but the batch dim must not be 0; size")) < 0)
         return -1;
   int lo[2], hi[2];

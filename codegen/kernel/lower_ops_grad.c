@@ -59,16 +59,6 @@ static int emit_slice_scatter(kctx *K, const lnode *n, int res, ix *at) {
 
 /* ---- index_add / scatter_add --------------------------------------------------- */
 
-static int once(kctx *K, const lnode *n) {
-  lower_ctx *L = K->L;
-  int node = L->fg->vals[n->res[0]].producer;
-  if (L->checked[node]) return 1;
-  L->checked[node] = true;
-  return 0;
-}
-
-static int fail_if(kctx *K, graphc_status_t st) { return st ? em_fail(K, st) : 0; }
-
 static int emit_index_add(kctx *K, const lnode *n, int res, ix *at) {
   bool scatter = !strcmp(n->op->name, "scatter_add");
   const lval *xv = val(K, n->ops[0]), *iv = val(K, n->ops[1]), *sv = val(K, n->ops[2]);
@@ -79,7 +69,7 @@ static int emit_index_add(kctx *K, const lnode *n, int res, ix *at) {
   for (int e = 0; e < r; e++) c[e] = ix_coord(K, at, e);
   unsigned om;
   if (!em_group_ok(K, n->res[0], c, r, &om)) return -1;
-  if (!once(K, n) && fail_if(K, lw_check_index(K->L, n, n->ops[1], xv->type.dims[d], NULL, "index")) < 0) return -1;
+  if (!em_checked_before(K, n) && em_fail_if(K, lw_check_index(K->L, n, n->ops[1], xv->type.dims[d], NULL, "index")) < 0) return -1;
   gc_dim inner = scatter ? iv->type.dims[d] : iv->type.dims[0];
   kstage_save sv0;
   kb_stage_enter(K, 1, &inner, &sv0);
@@ -140,10 +130,10 @@ static gc_dim window_out(lower_ctx *L, gc_dim in, const win *w, int64_t k, int i
 /* The gradient's spatial sizes must be the forward op's output sizes. */
 static int check_grad_sizes(kctx *K, const lnode *n, const gc_type *x, const gc_type *g, const win *w,
                             const int64_t *k) {
-  if (once(K, n)) return 0;
+  if (em_checked_before(K, n)) return 0;
   for (int i = 0; i < 2; i++) {
     gc_dim want = window_out(K->L, x->dims[x->rank - 2 + i], w, k[i], i);
-    if (fail_if(K, lw_check_dims(K->L, n, g->dims[g->rank - 2 + i], KC_EQ, want,
+    if (em_fail_if(K, lw_check_dims(K->L, n, g->dims[g->rank - 2 + i], KC_EQ, want,
                                  "the gradient's spatial size is not the forward op's output size; "
                                  "gradient size")) < 0)
       return -1;

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api/dlpack_io.h"
 #include "comm/comm.h"
 #include "comm/comm_mpi.h"
 #include "comm/fingerprint.h"
 #include "graphc/comm.h"
-#include "interp/dlpack_convert.h"
 #include "ir/context.h"
 #include "support/status.h"
 
@@ -91,35 +91,6 @@ void graphc_comm_release(graphc_comm_t *comm) {
   free(comm);
 }
 
-/* Argument checks and DLPack conversion: everything that can fail on this
- * rank alone before the agreement. */
-static graphc_status_t prepare(const graphc_graph_t *g, const graphc_interp_options_t *options,
-                               DLTensor *const *inputs, int num_inputs, DLManagedTensor **out_outputs,
-                               int max_outputs, uint64_t *max_bytes, gc_tensor *in) {
-  *max_bytes = 16ull << 30;
-  if (options) {
-    if (options->struct_size != sizeof *options)
-      return gc_status(GRAPHC_STATUS_INVALID_ARGUMENT,
-                       "interp options struct_size mismatch: call graphc_interp_options_init");
-    if (options->max_tensor_bytes) *max_bytes = options->max_tensor_bytes;
-  }
-  if (num_inputs < 0 || (num_inputs && !inputs))
-    return gc_status(GRAPHC_STATUS_INVALID_ARGUMENT, "inputs is NULL");
-  if (max_outputs < g->noutputs || (g->noutputs && !out_outputs))
-    return gc_status(GRAPHC_STATUS_INVALID_ARGUMENT,
-                     "graph '%s' has %d outputs but out_outputs has room for %d", g->name,
-                     g->noutputs, max_outputs);
-  if (num_inputs != g->ninputs)
-    return gc_status(GRAPHC_STATUS_INVALID_ARGUMENT, "graph '%s' takes %d inputs, got %d", g->name,
-                     g->ninputs, num_inputs);
-  if (!in) return GC_OOM();
-  for (int i = 0; i < num_inputs; i++) {
-    graphc_status_t st = gc_tensor_from_dlpack(inputs[i], *max_bytes, &in[i]);
-    if (st) return gc_status_wrap(st, "input %d '%s'", i, g->values[g->inputs[i]].name);
-  }
-  return NULL;
-}
-
 graphc_status_t graphc_interp_run_distributed(const graphc_graph_t *g, graphc_comm_t *comm,
                                               const graphc_interp_options_t *options,
                                               DLTensor *const *inputs, int num_inputs,
@@ -133,25 +104,13 @@ graphc_status_t graphc_interp_run_distributed(const graphc_graph_t *g, graphc_co
   uint64_t max_bytes = 0;
   gc_tensor *in = calloc((size_t)(num_inputs > 0 ? num_inputs : 0) + 1, sizeof *in);
   gc_tensor *out = calloc((size_t)g->noutputs + 1, sizeof *out);
-  st = out ? prepare(g, options, inputs, num_inputs, out_outputs, max_outputs, &max_bytes, in)
-           : GC_OOM();
-  if (st) {
+  st = gc_api_interp_inputs(g, options, inputs, num_inputs, out_outputs, max_outputs, &max_bytes,
+                            in, out);
+  if (st) { /* checks that failed here alone: still agree, so the others fail too */
     char what[320];
     snprintf(what, sizeof what, "graph '%s'", g->name);
     graphc_status_free(gc_comm_check_fingerprint(comm->comm, NULL, 0, what));
   }
   if (!st) st = gc_interp_run_agreed(g, max_bytes, comm->comm, in, num_inputs, out);
-  int done = 0;
-  while (!st && done < g->noutputs) {
-    st = gc_tensor_to_dlpack(&out[done], &out_outputs[done]);
-    if (!st) done++;
-  }
-  if (st) { /* undo what was handed out; free what was not */
-    for (int k = 0; k < done; k++) out_outputs[k]->deleter(out_outputs[k]);
-    for (int k = done; out && k < g->noutputs; k++) gc_tensor_free(&out[k]);
-  }
-  for (int i = 0; in && i < num_inputs; i++) gc_tensor_free(&in[i]);
-  free(in);
-  free(out);
-  return st;
+  return gc_api_interp_outputs(g, st, in, num_inputs, out, out_outputs);
 }

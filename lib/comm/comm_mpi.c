@@ -140,6 +140,19 @@ static graphc_status_t stage_half(mpi_request *r, const void *in, int64_t in_n, 
   return NULL;
 }
 
+/* Ends starting a collective: st (a staging failure) or the MPI call's
+ * failure frees r; otherwise r is the caller's request. */
+static graphc_status_t posted(mpi_request *r, graphc_status_t st, int rc, const char *what,
+                              const char *call, gc_comm_request **out) {
+  if (!st && rc != MPI_SUCCESS) st = mpi_error(rc, what, call);
+  if (st) {
+    request_free(r);
+    return st;
+  }
+  *out = (gc_comm_request *)r;
+  return NULL;
+}
+
 static graphc_status_t mpi_all_reduce(gc_comm *base, void *buf, int64_t count, graphc_dtype_t dt,
                                       gc_reduce_op op, const char *what, gc_comm_request **out) {
   mpi_comm *c = (mpi_comm *)base;
@@ -162,13 +175,7 @@ static graphc_status_t mpi_all_reduce(gc_comm *base, void *buf, int64_t count, g
                         &r->req);
     r->dst = buf;
   }
-  if (!st && rc != MPI_SUCCESS) st = mpi_error(rc, what, "MPI_Iallreduce");
-  if (st) {
-    request_free(r);
-    return st;
-  }
-  *out = (gc_comm_request *)r;
-  return NULL;
+  return posted(r, st, rc, what, "MPI_Iallreduce", out);
 }
 
 static graphc_status_t mpi_all_gather(gc_comm *base, const void *in, void *out, int64_t count,
@@ -182,12 +189,7 @@ static graphc_status_t mpi_all_gather(gc_comm *base, const void *in, void *out, 
   GC_TRY(request_new(what, dt, count * base->size, &r));
   MPI_Datatype t = copy_type(dt);
   int rc = MPI_Iallgather(in, (int)count, t, out, (int)count, t, c->comm, &r->req);
-  if (rc != MPI_SUCCESS) {
-    request_free(r);
-    return mpi_error(rc, what, "MPI_Iallgather");
-  }
-  *req = (gc_comm_request *)r;
-  return NULL;
+  return posted(r, NULL, rc, what, "MPI_Iallgather", req);
 }
 
 static graphc_status_t mpi_reduce_scatter(gc_comm *base, const void *in, void *out, int64_t count,
@@ -213,13 +215,7 @@ static graphc_status_t mpi_reduce_scatter(gc_comm *base, const void *in, void *o
     rc = MPI_Ireduce_scatter_block(in, out, (int)count, reduce_type(dt), reduce_op(op), c->comm,
                                    &r->req);
   }
-  if (!st && rc != MPI_SUCCESS) st = mpi_error(rc, what, "MPI_Ireduce_scatter_block");
-  if (st) {
-    request_free(r);
-    return st;
-  }
-  *req = (gc_comm_request *)r;
-  return NULL;
+  return posted(r, st, rc, what, "MPI_Ireduce_scatter_block", req);
 }
 
 static graphc_status_t mpi_broadcast(gc_comm *base, void *buf, int64_t count, graphc_dtype_t dt,
@@ -235,12 +231,7 @@ static graphc_status_t mpi_broadcast(gc_comm *base, void *buf, int64_t count, gr
   mpi_request *r = NULL;
   GC_TRY(request_new(what, dt, count, &r));
   int rc = MPI_Ibcast(buf, (int)count, copy_type(dt), root, c->comm, &r->req);
-  if (rc != MPI_SUCCESS) {
-    request_free(r);
-    return mpi_error(rc, what, "MPI_Ibcast");
-  }
-  *out = (gc_comm_request *)r;
-  return NULL;
+  return posted(r, NULL, rc, what, "MPI_Ibcast", out);
 }
 
 /* Polls `req` until it completes or the communicator's bound passes. On

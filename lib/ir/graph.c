@@ -11,17 +11,7 @@
 #include "ir/op.h"
 #include "support/status.h"
 #include "support/strbuf.h"
-
-#define GROW(arr, n, cap)                                            \
-  do {                                                               \
-    if ((n) == (cap)) {                                              \
-      int ncap_ = (cap) ? (cap) * 2 : 8;                             \
-      void *p_ = realloc((arr), (size_t)ncap_ * sizeof *(arr));      \
-      if (!p_) return GC_OOM();                                      \
-      (arr) = p_;                                                    \
-      (cap) = ncap_;                                                 \
-    }                                                                \
-  } while (0)
+#include "support/vec.h"
 
 graphc_status_t gc_graph_new(struct graphc_context_s *ctx, const char *name,
                              gc_graph *parent, gc_graph **out) {
@@ -208,7 +198,7 @@ static graphc_status_t check_type(const gc_graph *g, const gc_type *t, const cha
 static graphc_status_t new_value(gc_graph *g, const char *name, const gc_type *t, gc_loc loc,
                                  int *out) {
   if (2 * (g->nvalues + 1) > g->name_cap) GC_TRY(index_rebuild(g, g->nvalues + 1));
-  GROW(g->values, g->nvalues, g->capvalues);
+  GC_VEC_GROW(g->values, g->nvalues, g->capvalues);
   gc_value *v = &g->values[g->nvalues];
   memset(v, 0, sizeof *v);
   v->name = gc_strdup(name);
@@ -281,7 +271,7 @@ graphc_status_t gc_graph_add_input(gc_graph *g, const char *name, graphc_role_t 
   GC_TRY(new_value(g, name, type, loc, &v));
   g->values[v].role = role;
   g->values[v].index = g->ninputs;
-  GROW(g->inputs, g->ninputs, g->capinputs);
+  GC_VEC_GROW(g->inputs, g->ninputs, g->capinputs);
   g->inputs[g->ninputs++] = v;
   if (sym >= 0) {
     g->values[v].sym = sym;

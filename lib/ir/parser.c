@@ -20,21 +20,10 @@
 #include "ir/text.h"
 #include "support/status.h"
 #include "support/strbuf.h"
+#include "support/vec.h"
 
 /* Longest INTS attribute we accept (split sizes, permutations...). */
 #define MAX_INTS_LEN 4096
-
-/* Makes room for one more element in a malloc'd array; OOM returns. */
-#define GROW(arr, n, cap)                                       \
-  do {                                                          \
-    if ((n) == (cap)) {                                         \
-      int ncap_ = (cap) ? (cap)*2 : 8;                          \
-      void *p_ = realloc((arr), (size_t)ncap_ * sizeof *(arr)); \
-      if (!p_) return GC_OOM();                                 \
-      (arr) = p_;                                               \
-      (cap) = ncap_;                                            \
-    }                                                           \
-  } while (0)
 
 typedef enum tk_kind { TK_EOF, TK_NAME, TK_RESULT, TK_NUMBER, TK_PUNCT, TK_OTHER } tk_kind;
 
@@ -505,7 +494,7 @@ static graphc_status_t parse_ints(parser *P, graphc_attr_t *a) {
   for (a->count = 0; !done; a->count++) {
     if (a->count == MAX_INTS_LEN)
       return err_at(P, peek(P).off, "list longer than %d entries", MAX_INTS_LEN);
-    GROW(v, a->count, cap);
+    GC_VEC_GROW(v, a->count, cap);
     a->ints = v;
     GC_TRY(parse_int(P, "an integer", &v[a->count]));
     GC_TRY(list_sep(P, ']', &done));
@@ -691,7 +680,7 @@ static graphc_status_t parse_call(parser *P, gc_graph *g, scope *sc, node_parts 
     } else {
       if (np->attrs.n > 0 && (t.kind == TK_NAME || t.kind == TK_RESULT))
         return err_at(P, t.off, "operands must come before attributes");
-      GROW(np->operands, np->noperands, np->capoperands);
+      GC_VEC_GROW(np->operands, np->noperands, np->capoperands);
       GC_TRY(resolve(P, g, sc, t, &np->operands[np->noperands]));
       np->noperands++;
       take(P, t);
@@ -699,7 +688,7 @@ static graphc_status_t parse_call(parser *P, gc_graph *g, scope *sc, node_parts 
     GC_TRY(list_sep(P, ')', &done));
   }
   for (token t = peek(P); is_word(t, P, "region"); t = peek(P)) {
-    GROW(np->regions, np->nregions, np->capregions);
+    GC_VEC_GROW(np->regions, np->nregions, np->capregions);
     char rname[128];
     snprintf(rname, sizeof rname, "%s.region%d", np->result_names[0], np->nregions);
     GC_TRY(parse_region(P, g, rname, &np->regions[np->nregions]));
@@ -780,7 +769,7 @@ static graphc_status_t parse_return(parser *P, gc_graph *g, const scope *sc, int
   bool done = is_punct(peek(P), P, '}');
   while (!done) {
     token t = peek(P);
-    GROW(*ids, n, cap);
+    GC_VEC_GROW(*ids, n, cap);
     GC_TRY(resolve(P, g, sc, t, &(*ids)[n]));
     n++;
     take(P, t);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "ops/ops_common.h"
+#include "ops/pool_geometry.h"
 
 /* ---- shared helpers -------------------------------------------------------- */
 
@@ -145,17 +146,20 @@ static graphc_status_t index_add_infer(gc_infer_ctx *ic) {
   return NULL;
 }
 
-static graphc_status_t index_add_eval(gc_eval_ctx *ec, const gc_node *n, const gc_tensor *const *in,
-                                      gc_tensor *out) {
-  const gc_tensor *x = in[0], *idx = in[1], *src = in[2];
+/* Adds source element i at x's coordinate of `walk`'s element i with the
+ * dim-d coordinate replaced by an index: index[coord[d]] for index_add
+ * (walk = source), index[i] for scatter_add (walk = index). */
+static graphc_status_t add_at_index(gc_eval_ctx *ec, const gc_node *n, const gc_tensor *const *in,
+                                    gc_tensor *out, bool per_element) {
+  const gc_tensor *x = in[0], *idx = in[1], *src = in[2], *walk = per_element ? idx : src;
   int d = 0;
   gc_wrap_dim(gc_attr_int(n, "dim", 0), x->rank, &d);
   accum acc;
   GC_TRY(accum_begin(&acc, &out[0], x));
   int64_t coord[GC_MAX_RANK];
-  for (int64_t i = 0; i < src->numel; i++) {
-    gc_unravel(i, src->shape, src->rank, coord);
-    int64_t v = gc_tensor_geti(idx, coord[d]);
+  for (int64_t i = 0; i < walk->numel; i++) {
+    gc_unravel(i, walk->shape, walk->rank, coord);
+    int64_t v = gc_tensor_geti(idx, per_element ? i : coord[d]);
     if (v < 0 || v >= x->shape[d]) {
       accum_end(&acc, false);
       return gc_eval_error(ec, GRAPHC_STATUS_OUT_OF_RANGE,
@@ -167,6 +171,11 @@ static graphc_status_t index_add_eval(gc_eval_ctx *ec, const gc_node *n, const g
   }
   accum_end(&acc, true);
   return NULL;
+}
+
+static graphc_status_t index_add_eval(gc_eval_ctx *ec, const gc_node *n, const gc_tensor *const *in,
+                                      gc_tensor *out) {
+  return add_at_index(ec, n, in, out, false);
 }
 
 static graphc_status_t scatter_add_infer(gc_infer_ctx *ic) {
@@ -197,26 +206,7 @@ static graphc_status_t scatter_add_infer(gc_infer_ctx *ic) {
 
 static graphc_status_t scatter_add_eval(gc_eval_ctx *ec, const gc_node *n, const gc_tensor *const *in,
                                         gc_tensor *out) {
-  const gc_tensor *x = in[0], *idx = in[1], *src = in[2];
-  int d = 0;
-  gc_wrap_dim(gc_attr_int(n, "dim", 0), x->rank, &d);
-  accum acc;
-  GC_TRY(accum_begin(&acc, &out[0], x));
-  int64_t coord[GC_MAX_RANK];
-  for (int64_t i = 0; i < idx->numel; i++) {
-    gc_unravel(i, idx->shape, idx->rank, coord);
-    int64_t v = gc_tensor_geti(idx, i);
-    if (v < 0 || v >= x->shape[d]) {
-      accum_end(&acc, false);
-      return gc_eval_error(ec, GRAPHC_STATUS_OUT_OF_RANGE,
-                           "index %" PRId64 " is out of range for a dim of size %" PRId64, v,
-                           x->shape[d]);
-    }
-    coord[d] = v;
-    accum_add(&acc, flat_index(coord, x->shape, x->rank), src, i);
-  }
-  accum_end(&acc, true);
-  return NULL;
+  return add_at_index(ec, n, in, out, true);
 }
 
 /* ---- slice_scatter / narrow --------------------------------------------------- */
@@ -311,36 +301,20 @@ static graphc_status_t narrow_eval(gc_eval_ctx *ec, const gc_node *n, const gc_t
 
 /* ---- convolution and pooling backward ---------------------------------------- */
 
-/* An ints attribute of one or two entries (one serves both spatial dims);
- * absent (or empty, when empty_is_default): dflt. */
-static bool read_pair(const gc_node *n, const char *name, const int64_t dflt[2],
-                      bool empty_is_default, int64_t out[2]) {
-  const gc_attr *a = gc_node_attr(n, name);
-  if (!a || (a->count == 0 && empty_is_default)) {
-    out[0] = dflt[0], out[1] = dflt[1];
-    return true;
-  }
-  if (a->count < 1 || a->count > 2) return false;
-  out[0] = a->ints[0], out[1] = a->ints[a->count - 1];
-  return true;
-}
-
 typedef struct win_params {
   int64_t kernel[2], stride[2], pad[2], dil[2], groups;
   bool ceil_mode;
 } win_params;
-
-static const int64_t ONES[2] = {1, 1}, ZEROS[2] = {0, 0};
 
 /* Reads conv (kernel from the weight) or pooling attributes and checks
  * their ranges; `ic` may be NULL at eval time (already checked). */
 static graphc_status_t read_params(const gc_infer_ctx *ic, const gc_node *n, bool pool,
                                    win_params *p) {
   bool ok = true;
-  if (pool) ok &= read_pair(n, "kernel_size", ONES, false, p->kernel);
-  ok &= read_pair(n, "stride", pool ? p->kernel : ONES, pool, p->stride);
-  ok &= read_pair(n, "padding", ZEROS, false, p->pad);
-  ok &= read_pair(n, "dilation", ONES, false, p->dil);
+  if (pool) ok &= gc_pool_read_pair(n, "kernel_size", GC_POOL_ONES, false, p->kernel);
+  ok &= gc_pool_read_pair(n, "stride", pool ? p->kernel : GC_POOL_ONES, pool, p->stride);
+  ok &= gc_pool_read_pair(n, "padding", GC_POOL_ZEROS, false, p->pad);
+  ok &= gc_pool_read_pair(n, "dilation", GC_POOL_ONES, false, p->dil);
   p->groups = gc_attr_int(n, "groups", 1);
   p->ceil_mode = gc_attr_bool(n, "ceil_mode", false);
   if (!ic) return NULL;
@@ -575,19 +549,12 @@ static graphc_status_t avg_pool_bw_eval(gc_eval_ctx *ec, const gc_node *n,
   for (int64_t pl = 0; pl < planes; pl++)
     for (int64_t y = 0; y < oh; y++)
       for (int64_t xo = 0; xo < ow; xo++) {
-        int64_t y0 = y * p.stride[0] - p.pad[0], x0 = xo * p.stride[1] - p.pad[1];
-        int64_t y1 = y0 + p.kernel[0] < h + p.pad[0] ? y0 + p.kernel[0] : h + p.pad[0];
-        int64_t x1 = x0 + p.kernel[1] < w + p.pad[1] ? x0 + p.kernel[1] : w + p.pad[1];
-        int64_t padded = (y1 - y0) * (x1 - x0);
-        if (y0 < 0) y0 = 0;
-        if (x0 < 0) x0 = 0;
-        if (y1 > h) y1 = h;
-        if (x1 > w) x1 = w;
-        if (y0 >= y1 || x0 >= x1) continue;
-        int64_t count = include_pad ? padded : (y1 - y0) * (x1 - x0);
+        int64_t win[4], count;
+        if (!gc_avg_pool_window(y, xo, h, w, p.kernel, p.stride, p.pad, include_pad, win, &count))
+          continue;
         double share = gc_tensor_getf(g, (pl * oh + y) * ow + xo) / (double)count;
-        for (int64_t iy = y0; iy < y1; iy++)
-          for (int64_t ix = x0; ix < x1; ix++) acc[(pl * h + iy) * w + ix] += share;
+        for (int64_t iy = win[0]; iy < win[1]; iy++)
+          for (int64_t ix = win[2]; ix < win[3]; ix++) acc[(pl * h + iy) * w + ix] += share;
       }
   for (int64_t i = 0; i < x->numel; i++) gc_tensor_setf(x, i, acc[i]);
   free(acc);
@@ -608,9 +575,11 @@ static graphc_status_t adaptive_pool_bw_eval(gc_eval_ctx *ec, const gc_node *n,
   if (!acc) return GC_OOM();
   for (int64_t pl = 0; pl < planes; pl++)
     for (int64_t y = 0; y < oh; y++) {
-      int64_t y0 = y * h / oh, y1 = ((y + 1) * h + oh - 1) / oh;
+      int64_t y0, y1;
+      gc_adaptive_window(y, h, oh, &y0, &y1);
       for (int64_t xo = 0; xo < ow; xo++) {
-        int64_t x0 = xo * w / ow, x1 = ((xo + 1) * w + ow - 1) / ow;
+        int64_t x0, x1;
+        gc_adaptive_window(xo, w, ow, &x0, &x1);
         double share = gc_tensor_getf(g, (pl * oh + y) * ow + xo) / (double)((y1 - y0) * (x1 - x0));
         for (int64_t iy = y0; iy < y1; iy++)
           for (int64_t ix = x0; ix < x1; ix++) acc[(pl * h + iy) * w + ix] += share;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ops/ops_common.h"
+#include "ops/pool_geometry.h"
 
 /* ---- infer helpers ------------------------------------------------------- */
 
@@ -81,30 +82,9 @@ static graphc_status_t check_same_dtype(const gc_infer_ctx *ic, int i, const cha
                         what, graphc_dtype_name(t0->dtype), GC_OPS_TY(ic, t));
 }
 
-/* Reads an ints attribute of one or two entries (one is used for both
- * spatial dims, as PyTorch expands it). Absent: dflt. Empty: dflt too when
- * empty_is_default (PyTorch's `stride=[]` for pooling). */
-static bool read_pair(const gc_node *n, const char *name, const int64_t dflt[2],
-                      bool empty_is_default, int64_t out[2]) {
-  const gc_attr *a = gc_node_attr(n, name);
-  if (!a || (a->count == 0 && empty_is_default)) {
-    out[0] = dflt[0], out[1] = dflt[1];
-    return true;
-  }
-  if (a->count == 1) {
-    out[0] = out[1] = a->ints[0];
-    return true;
-  }
-  if (a->count == 2) {
-    out[0] = a->ints[0], out[1] = a->ints[1];
-    return true;
-  }
-  return false;
-}
-
 static graphc_status_t infer_pair(const gc_infer_ctx *ic, const char *name, const int64_t dflt[2],
                                   bool empty_is_default, int64_t min, int64_t out[2]) {
-  if (!read_pair(ic->node, name, dflt, empty_is_default, out))
+  if (!gc_pool_read_pair(ic->node, name, dflt, empty_is_default, out))
     return gc_infer_error(ic, "attribute '%s': expected 1 or 2 values, got %d", name,
                           gc_node_attr(ic->node, name)->count);
   for (int i = 0; i < 2; i++)
@@ -248,8 +228,6 @@ static graphc_status_t linear_eval(gc_eval_ctx *ec, const gc_node *n, const gc_t
 
 /* ---- conv2d -------------------------------------------------------------- */
 
-static const int64_t ONES[2] = {1, 1}, ZEROS[2] = {0, 0};
-
 static graphc_status_t conv2d_infer(gc_infer_ctx *ic) {
   const gc_type *x = gc_infer_operand(ic, 0), *w = gc_infer_operand(ic, 1);
   gc_dimtab *t = gc_infer_dims(ic);
@@ -262,9 +240,9 @@ static graphc_status_t conv2d_infer(gc_infer_ctx *ic) {
     return gc_infer_error(ic, "operand 1 (weight): expected rank 4 [O, C/groups, kH, kW], got %s",
                           GC_OPS_TY(ic, w));
   int64_t stride[2], pad[2], dil[2];
-  GC_TRY(infer_pair(ic, "stride", ONES, false, 1, stride));
-  GC_TRY(infer_pair(ic, "padding", ZEROS, false, 0, pad));
-  GC_TRY(infer_pair(ic, "dilation", ONES, false, 1, dil));
+  GC_TRY(infer_pair(ic, "stride", GC_POOL_ONES, false, 1, stride));
+  GC_TRY(infer_pair(ic, "padding", GC_POOL_ZEROS, false, 0, pad));
+  GC_TRY(infer_pair(ic, "dilation", GC_POOL_ONES, false, 1, dil));
   int64_t groups = gc_attr_int(ic->node, "groups", 1);
   if (groups < 1 || groups > ((int64_t)1 << 40))
     return gc_infer_error(ic, "attribute 'groups': expected a positive value, got %lld",
@@ -319,10 +297,10 @@ static graphc_status_t conv2d_infer(gc_infer_ctx *ic) {
 static graphc_status_t conv2d_eval(gc_eval_ctx *ec, const gc_node *n, const gc_tensor *const *in,
                                    gc_tensor *out) {
   const gc_tensor *x = in[0], *w = in[1], *bias = n->noperands == 3 ? in[2] : NULL;
-  int64_t stride[2], pad[2], dil[2];
-  read_pair(n, "stride", ONES, false, stride);
-  read_pair(n, "padding", ZEROS, false, pad);
-  read_pair(n, "dilation", ONES, false, dil);
+  int64_t stride[2] = {1, 1}, pad[2] = {0, 0}, dil[2] = {1, 1}; /* checked at infer time */
+  gc_pool_read_pair(n, "stride", GC_POOL_ONES, false, stride);
+  gc_pool_read_pair(n, "padding", GC_POOL_ZEROS, false, pad);
+  gc_pool_read_pair(n, "dilation", GC_POOL_ONES, false, dil);
   int64_t groups = gc_attr_int(n, "groups", 1);
   int c = x->rank - 3;
   int64_t batch = c ? x->shape[0] : 1, ch = x->shape[c], h = x->shape[c + 1], wd = x->shape[c + 2];
@@ -370,10 +348,10 @@ typedef struct pool_params {
 
 /* Reads the pooling attributes; avg_pool2d has no dilation. */
 static bool pool_read(const gc_node *n, bool has_dilation, pool_params *p) {
-  if (!read_pair(n, "kernel_size", ONES, false, p->kernel)) return false;
-  if (!read_pair(n, "stride", p->kernel, true, p->stride)) return false;
-  if (!read_pair(n, "padding", ZEROS, false, p->pad)) return false;
-  if (has_dilation && !read_pair(n, "dilation", ONES, false, p->dil)) return false;
+  if (!gc_pool_read_pair(n, "kernel_size", GC_POOL_ONES, false, p->kernel)) return false;
+  if (!gc_pool_read_pair(n, "stride", p->kernel, true, p->stride)) return false;
+  if (!gc_pool_read_pair(n, "padding", GC_POOL_ZEROS, false, p->pad)) return false;
+  if (has_dilation && !gc_pool_read_pair(n, "dilation", GC_POOL_ONES, false, p->dil)) return false;
   if (!has_dilation) p->dil[0] = p->dil[1] = 1;
   p->ceil_mode = gc_attr_bool(n, "ceil_mode", false);
   return true;
@@ -403,10 +381,10 @@ static graphc_status_t pool_infer_common(gc_infer_ctx *ic, bool has_dilation, bo
     return gc_infer_error(ic, "operand 0 (input): expected rank 4 [N, C, H, W] or 3 [C, H, W], got %s",
                           GC_OPS_TY(ic, x));
   pool_params p;
-  GC_TRY(infer_pair(ic, "kernel_size", ONES, false, 1, p.kernel));
+  GC_TRY(infer_pair(ic, "kernel_size", GC_POOL_ONES, false, 1, p.kernel));
   GC_TRY(infer_pair(ic, "stride", p.kernel, true, 1, p.stride));
-  GC_TRY(infer_pair(ic, "padding", ZEROS, false, 0, p.pad));
-  if (has_dilation) GC_TRY(infer_pair(ic, "dilation", ONES, false, 1, p.dil));
+  GC_TRY(infer_pair(ic, "padding", GC_POOL_ZEROS, false, 0, p.pad));
+  if (has_dilation) GC_TRY(infer_pair(ic, "dilation", GC_POOL_ONES, false, 1, p.dil));
   pool_read(ic->node, has_dilation, &p);
   for (int i = 0; i < 2; i++)
     if (p.pad[i] > p.kernel[i] / 2)
@@ -505,19 +483,10 @@ static graphc_status_t avg_pool2d_eval(gc_eval_ctx *ec, const gc_node *n, const 
   for (int64_t pl = 0; pl < planes; pl++)
     for (int64_t y = 0; y < oh; y++)
       for (int64_t xo = 0; xo < ow; xo++) {
-        /* PyTorch's divisor: the window clipped to the padded input (with
-         * padding) or to the input itself (without). */
-        int64_t y0 = y * p.stride[0] - p.pad[0], x0 = xo * p.stride[1] - p.pad[1];
-        int64_t y1 = y0 + p.kernel[0] < h + p.pad[0] ? y0 + p.kernel[0] : h + p.pad[0];
-        int64_t x1 = x0 + p.kernel[1] < w + p.pad[1] ? x0 + p.kernel[1] : w + p.pad[1];
-        int64_t padded_count = (y1 - y0) * (x1 - x0);
-        if (y0 < 0) y0 = 0;
-        if (x0 < 0) x0 = 0;
-        if (y1 > h) y1 = h;
-        if (x1 > w) x1 = w;
-        int64_t o = (pl * oh + y) * ow + xo;
-        if (y0 >= y1 || x0 >= x1) continue; /* stays 0, as in PyTorch */
-        int64_t count = include_pad ? padded_count : (y1 - y0) * (x1 - x0);
+        int64_t o = (pl * oh + y) * ow + xo, win[4], count;
+        if (!gc_avg_pool_window(y, xo, h, w, p.kernel, p.stride, p.pad, include_pad, win, &count))
+          continue;
+        int64_t y0 = win[0], y1 = win[1], x0 = win[2], x1 = win[3];
         if (is_float) {
           double acc = 0;
           for (int64_t iy = y0; iy < y1; iy++)
@@ -544,7 +513,7 @@ static graphc_status_t adaptive_avg_pool2d_infer(gc_infer_ctx *ic) {
     return gc_infer_error(ic, "operand 0 (input): expected rank 4 [N, C, H, W] or 3 [C, H, W], got %s",
                           GC_OPS_TY(ic, x));
   int64_t size[2];
-  GC_TRY(infer_pair(ic, "output_size", ONES, false, 0, size));
+  GC_TRY(infer_pair(ic, "output_size", GC_POOL_ONES, false, 0, size));
   for (int i = x->rank - 3; i < x->rank; i++) {
     int64_t v;
     if (gc_dim_is_const(t, x->dims[i], &v) && v == 0)
@@ -570,9 +539,11 @@ static graphc_status_t adaptive_avg_pool2d_eval(gc_eval_ctx *ec, const gc_node *
   int64_t planes = prod(x->shape, x->rank - 2);
   for (int64_t pl = 0; pl < planes; pl++)
     for (int64_t y = 0; y < oh; y++) {
-      int64_t y0 = y * h / oh, y1 = ((y + 1) * h + oh - 1) / oh;
+      int64_t y0, y1;
+      gc_adaptive_window(y, h, oh, &y0, &y1);
       for (int64_t xo = 0; xo < ow; xo++) {
-        int64_t x0 = xo * w / ow, x1 = ((xo + 1) * w + ow - 1) / ow;
+        int64_t x0, x1;
+        gc_adaptive_window(xo, w, ow, &x0, &x1);
         double acc = 0;
         for (int64_t iy = y0; iy < y1; iy++)
           for (int64_t ix = x0; ix < x1; ix++) acc += gc_tensor_getf(x, (pl * h + iy) * w + ix);
