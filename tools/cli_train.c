@@ -7,7 +7,7 @@
  *       [--random SEED] [--int-range LO:HI] [--init-seed S]
  *       [--params-out DIR] [--print-graph]
  *       [--comm self|mpi] [--bucket-cap-mb C] [--first-bucket-cap-mb F]
- *       [--ignore NAME]... [--timeout S]
+ *       [--ignore NAME]... [--timeout S] [--backend interp|cpu|cpu-eval] [--time]
  *   graphc grad MODEL.gc --out DIR [--in NAME=FILE.npy]... [--sym NAME=INT]...
  *       [--random SEED] [--int-range LO:HI] [--init-seed S] [--print-graph]
  *
@@ -30,7 +30,15 @@
  * (dist/ddp_step.h) with the bucket caps given. Rank 0 prints the split
  * plan, "step N loss L time T ms" (the loss averaged over ranks) and the
  * median step time, and writes --params-out. `--comm self` runs the same
- * step on one rank. Exit status: 0 ok, 1 failure, 2 bad usage. */
+ * step on one rank.
+ *
+ * --backend cpu (or cpu-eval) compiles the step graph once with
+ * graphc_compile and runs every step through the executable
+ * (autodiff/train_exec.h); the default, interp, runs the reference
+ * interpreter. Not with data-parallel mode yet (its collectives are not
+ * lowered). --time appends " time T ms" to each step line and ends with
+ * the median step time after the first (warm-up) step; with a compiled
+ * backend also the peak bytes (arena + the step's outputs). Exit status: 0 ok, 1 failure, 2 bad usage. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -42,6 +50,7 @@
 
 #include "cli_common.h"
 #include "autodiff/autodiff.h"
+#include "autodiff/train_exec.h"
 #include "autodiff/train_step.h"
 #include "comm/comm.h"
 #include "comm/comm_mpi.h"
@@ -76,6 +85,8 @@ typedef struct cli_opts {
   const char *ignored[MAX_IN];
   double timeout_s;        /* 0: the communicator's default               */
   int rank;                /* of the communicator (0 without one)         */
+  const char *backend;     /* --backend: interp (NULL), cpu, cpu-eval      */
+  bool time;               /* --time: step times                          */
 } cli_opts;
 
 static const char TRAIN_USAGE[] =
@@ -83,7 +94,7 @@ static const char TRAIN_USAGE[] =
     "[--nesterov] [--weight-decay W] [--beta1 B] [--beta2 B] [--eps E] [--in NAME=FILE.npy]... "
     "[--sym NAME=INT]... [--random SEED] [--int-range LO:HI] [--init-seed S] [--params-out DIR] "
     "[--print-graph] [--comm self|mpi] [--bucket-cap-mb C] [--first-bucket-cap-mb F] "
-    "[--ignore NAME]... [--timeout S]";
+    "[--ignore NAME]... [--timeout S] [--backend interp|cpu|cpu-eval] [--time]";
 static const char GRAD_USAGE[] =
     "graphc grad MODEL.gc --out DIR [--in NAME=FILE.npy]... [--sym NAME=INT]... "
     "[--random SEED] [--int-range LO:HI] [--init-seed S] [--print-graph]";
@@ -133,6 +144,10 @@ static int parse_args(cli_opts *o, int argc, char **argv, bool train) {
       o->print_graph = true;
       continue;
     }
+    if (train && !strcmp(a, "--time")) {
+      o->time = true;
+      continue;
+    }
     if (train && !strcmp(a, "--nesterov")) {
       o->opt.nesterov = true;
       continue;
@@ -154,6 +169,10 @@ static int parse_args(cli_opts *o, int argc, char **argv, bool train) {
       if (sscanf(v, "%lld:%lld%c", &lo, &hi, &extra) != 2 || hi <= lo)
         return usage(o, "bad --int-range (want LO:HI with LO < HI)", v);
       o->ilo = lo, o->ihi = hi;
+    } else if (train && !strcmp(a, "--backend")) {
+      if (strcmp(v, "interp") && strcmp(v, "cpu") && strcmp(v, "cpu-eval"))
+        return usage(o, "--backend must be interp, cpu or cpu-eval", v);
+      o->backend = strcmp(v, "interp") ? v : NULL;
     } else if (train && !strcmp(a, "--comm")) {
       if (!strcmp(v, "self")) o->comm = COMM_SELF;
       else if (!strcmp(v, "mpi")) o->comm = COMM_MPI;
@@ -210,6 +229,9 @@ static int parse_args(cli_opts *o, int argc, char **argv, bool train) {
   if (o->comm == COMM_NONE && getenv("OMPI_COMM_WORLD_SIZE")) o->comm = COMM_MPI;
   if (o->comm == COMM_NONE && ddp_flag)
     return usage(o, "data-parallel option without --comm (or mpirun)", ddp_flag);
+  if (o->comm != COMM_NONE && o->backend)
+    return usage(o, "--backend cpu does not support DDP yet (data-parallel steps run with the "
+                    "interpreter: drop --backend, or --comm/mpirun)", o->backend);
   if (o->steps < 1) return usage(o, "--steps K (K >= 1) is required", NULL);
   if (!have_lr) return usage(o, "--lr is required", NULL);
   gc_optimizer_kind kind;
@@ -371,6 +393,23 @@ static void free_inputs(gc_tensor *ins, int n) {
   free(ins);
 }
 
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median of v[0, n) (sorts v). */
+static double median(double *v, long long n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static graphc_status_t run_train(const cli_opts *o, const gc_graph *fwd) {
   gc_train_step *s;
   GC_TRY(gc_build_train_step(fwd, &o->opt, &s));
@@ -379,26 +418,42 @@ static graphc_status_t run_train(const cli_opts *o, const gc_graph *fwd) {
   gc_tensor *ins = calloc((size_t)n, sizeof *ins);
   graphc_status_t st = ins ? load_inputs(o, fwd, ins) : GC_OOM();
   if (!st) st = init_state(s, ins);
+  gc_train_exec *ex = NULL;
+  if (!st && o->backend) {
+    graphc_compile_options_t co;
+    graphc_compile_options_init(&co);
+    if (!strcmp(o->backend, "cpu-eval")) co.backend = GRAPHC_BACKEND_CPU_EVAL;
+    st = gc_train_exec_create(s, &co, &ex);
+  }
+  double *ms = st ? NULL : malloc(sizeof *ms * (size_t)o->steps);
+  if (!st && !ms) st = GC_OOM();
   for (long long step = 1; !st && step <= o->steps; step++) {
-    double loss;
-    st = gc_train_step_run(s, 16ull << 30, ins, &loss);
+    double loss, t0 = now_ms();
+    st = ex ? gc_train_exec_run(ex, ins, &loss) : gc_train_step_run(s, 16ull << 30, ins, &loss);
+    ms[step - 1] = now_ms() - t0;
     if (st) st = gc_status_wrap(st, "step %lld", step);
+    else if (o->time) printf("step %lld loss %.9g time %.3f ms\n", step, loss, ms[step - 1]);
     else printf("step %lld loss %.9g\n", step, loss);
     fflush(stdout);
   }
+  if (!st && o->time) {
+    long long k = o->steps > 1 ? o->steps - 1 : 1; /* step 1 is warm-up */
+    printf("step time median %.3f ms over %lld steps (%s)", median(ms + o->steps - k, k), k,
+           o->backend ? o->backend : "interp");
+    if (ex) printf("; peak bytes %lld (arena %lld + outputs)", (long long)gc_train_exec_peak_bytes(ex),
+                   (long long)graphc_executable_peak_bytes(gc_train_exec_executable(ex)));
+    printf("\n");
+  }
+  free(ms);
+  if (ex) gc_train_exec_sync(ex, ins);
   if (!st) st = write_params(o, fwd, s, ins);
+  gc_train_exec_free(ex);
   free_inputs(ins, n);
   gc_train_step_free(s);
   return st;
 }
 
 /* ---- data-parallel training ------------------------------------------------ */
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
 
 /* Keeps this rank's contiguous slice of dim 0 of every `input`-role tensor
  * (0-d ones are replicated). *batch: the first sharded input's dim 0. */
@@ -506,11 +561,6 @@ static void print_ddp_header(const cli_opts *o, const gc_graph *fwd, const gc_dd
   }
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static graphc_status_t train_steps(const cli_opts *o, gc_comm *c, const gc_ddp_step *s,
                                    gc_tensor *ins) {
   double *ms = malloc(sizeof *ms * (size_t)o->steps);
@@ -526,8 +576,7 @@ static graphc_status_t train_steps(const cli_opts *o, gc_comm *c, const gc_ddp_s
   }
   if (!st) st = check_in_sync(c, s->step, ins, "after training");
   if (!st && c->rank == 0) {
-    qsort(ms, (size_t)o->steps, sizeof *ms, cmp_double);
-    double med = o->steps % 2 ? ms[o->steps / 2] : (ms[o->steps / 2 - 1] + ms[o->steps / 2]) / 2;
+    double med = median(ms, o->steps);
     printf("step time median %.1f ms over %lld steps (rank 0 of %d); params identical on every "
            "rank\n", med, o->steps, c->size);
   }

@@ -313,7 +313,8 @@ graphc_status_t lw_check_index(lower_ctx *L, const lnode *n, int idx, gc_dim bou
   int x = kx_convert(&K, em_value(&K, idx, &at), iv->type.dtype, GRAPHC_I64);
   int bad = kx_bin(&K, KB_OR, kx_cmp(&K, KC_LT, x, kx_i(&K, 0)), kx_cmp(&K, KC_GE, x, kx_pdim(&K, pb)));
   if (ignore) bad = kx_bin(&K, KB_AND, bad, kx_cmp(&K, KC_NE, x, kx_i(&K, *ignore)));
-  int flag = kb_stage_reduce(&K, &sv, KIR_MAX, kx_cast(&K, KIR_I64, bad, -1), 0);
+  /* A count, not a MAX: an empty index must start (and stay) at 0, not INT64_MIN. */
+  int flag = kb_stage_reduce(&K, &sv, KIR_SUM, kx_cast(&K, KIR_I64, bad, -1), 0);
   kb_stage_enter(&K, r, inner, &sv);
   int val = kb_stage_reduce(&K, &sv, KIR_MAX, kx_sel(&K, bad, x, kx_i(&K, INT64_MIN)), 0);
   kir_store s[2] = {{buf, kx_i(&K, 0), flag}, {buf, kx_i(&K, 1), val}};
@@ -328,10 +329,23 @@ graphc_status_t lw_check_index(lower_ctx *L, const lnode *n, int idx, gc_dim bou
   return lw_check_step(L, buf, msg);
 }
 
+static bool const_cmp(kir_cmp_op cmp, int64_t a, int64_t b) {
+  switch (cmp) {
+    case KC_EQ: return a == b;
+    case KC_NE: return a != b;
+    case KC_LT: return a < b;
+    case KC_LE: return a <= b;
+    case KC_GT: return a > b;
+    default: return a >= b;
+  }
+}
+
 graphc_status_t lw_check_dims(lower_ctx *L, const lnode *n, gc_dim lhs, kir_cmp_op cmp, gc_dim rhs,
                               const char *what) {
   int64_t a, b;
-  if (gc_dim_is_const(L->dims, lhs, &a) && gc_dim_is_const(L->dims, rhs, &b)) return NULL;
+  /* Constant sizes that fail still get the check: the interpreter raises the
+   * error when the graph runs, so the compiled code must too (not lowering). */
+  if (gc_dim_is_const(L->dims, lhs, &a) && gc_dim_is_const(L->dims, rhs, &b) && const_cmp(cmp, a, b)) return NULL;
   if (lhs == rhs && (cmp == KC_EQ || cmp == KC_LE || cmp == KC_GE)) return NULL; /* same expression */
   int buf = check_buffer(L, "size_check");
   if (buf < 0) return lower_status(L);

@@ -295,6 +295,10 @@ graphc_status_t lw_slice_params(lower_ctx *L, const lnode *n, int res, gc_dim le
 /* A conv/pooling ints attribute of one or two entries (one serves both
  * spatial dims); absent (or empty, when empty_default): dflt. */
 void lw_pair_attr(const lnode *n, const char *name, const int64_t dflt[2], bool empty_default, int64_t out[2]);
+/* The dtype conv and its gradients multiply and sum in: f64 for every float
+ * dtype (f32 products are exact in f64 and the interpreter sums in f64, so a
+ * long window cannot drift past f32's tolerance); dt itself otherwise. */
+gc_dtype lw_conv_acc_dtype(gc_dtype dt);
 
 /* Elementwise helper shared by rule files: operand i of n broadcast to at
  * and converted to dtype dt. */

@@ -20,6 +20,10 @@ void lw_pair_attr(const lnode *n, const char *name, const int64_t dflt[2], bool 
   else out[0] = a->ints[0], out[1] = a->ints[1];
 }
 
+gc_dtype lw_conv_acc_dtype(gc_dtype dt) {
+  return dt == GRAPHC_F32 || dt == GRAPHC_F16 || dt == GRAPHC_BF16 ? GRAPHC_F64 : dt;
+}
+
 typedef struct win {
   int64_t k[2], s[2], p[2], d[2];
 } win;
@@ -40,7 +44,7 @@ static int emit_conv(kctx *K, const lnode *n, int res, ix *at) {
   lower_ctx *L = K->L;
   const lval *xv = &L->fg->vals[n->ops[0]], *wv = &L->fg->vals[n->ops[1]], *yv = &L->fg->vals[n->res[res]];
   const gc_type *xt = &xv->type, *wt = &wv->type;
-  gc_dtype dt = yv->type.dtype;
+  gc_dtype dt = lw_conv_acc_dtype(yv->type.dtype);
   kir_type T = lw_ktype(dt);
   win w;
   lw_pair_attr(n, "stride", ONES, false, w.s);
@@ -89,7 +93,7 @@ static int emit_conv(kctx *K, const lnode *n, int res, ix *at) {
     bi.c[0] = o;
     acc = kx_bin(K, KB_ADD, acc, kx_convert(K, em_value(K, n->ops[2], &bi), bv->type.dtype, dt));
   }
-  return kx_finish(K, acc, dt);
+  return kx_convert(K, acc, dt, yv->type.dtype);
 }
 
 /* ---- pooling -------------------------------------------------------------------- */

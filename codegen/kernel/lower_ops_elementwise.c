@@ -169,8 +169,10 @@ static int emit_arange(kctx *K, const lnode *n, int res, ix *at) {
     L->checked[y->producer] = true;
     /* A symbolic end was assumed >= start when the length was inferred. */
     const gc_attr *end = gc_node_attr(n->n, "end");
-    graphc_status_t st = lw_check_dims(L, n, lw_gdim(L, end->dims[0]), KC_GE, lw_pconst(L, start),
-                                       "arange: end is smaller than start");
+    gc_dim e = lw_gdim(L, end->dims[0]);
+    int64_t ce; /* a constant end was checked by inference, with the step's sign */
+    graphc_status_t st = gc_dim_is_const(L->dims, e, &ce) ? NULL
+                         : lw_check_dims(L, n, e, KC_GE, lw_pconst(L, start), "arange: end is smaller than start");
     if (st) return em_fail(K, st);
   }
   int i = ix_coord(K, at, 0);

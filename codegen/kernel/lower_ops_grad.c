@@ -44,6 +44,12 @@ static int emit_slice_scatter(kctx *K, const lnode *n, int res, ix *at) {
   int64_t step;
   graphc_status_t st = lw_slice_params(K->L, n, 0, sv->type.dims[d], &d, &start, &step);
   if (st) return em_fail(K, st);
+  /* An empty source scatters nothing, and no load of it is in range (SELECT
+   * evaluates both operands): the result is x. */
+  for (int e = 0; e < r; e++) {
+    int64_t ext;
+    if (gc_dim_is_const(K->L->dims, sv->type.dims[e], &ext) && ext == 0) return em_operand(K, n, 0, at, dt);
+  }
   for (int e = 0; e < r; e++) c[e] = ix_coord(K, at, e);
   int rel = kx_isub(K, c[d], kx_pdim(K, start));
   int q = kx_bin(K, KB_FLOORDIV, rel, kx_i(K, step));
@@ -133,9 +139,10 @@ static int check_grad_sizes(kctx *K, const lnode *n, const gc_type *x, const gc_
   if (em_checked_before(K, n)) return 0;
   for (int i = 0; i < 2; i++) {
     gc_dim want = window_out(K->L, x->dims[x->rank - 2 + i], w, k[i], i);
-    if (em_fail_if(K, lw_check_dims(K->L, n, g->dims[g->rank - 2 + i], KC_EQ, want,
-                                 "the gradient's spatial size is not the forward op's output size; "
-                                 "gradient size")) < 0)
+    char what[256]; /* the interpreter's wording */
+    snprintf(what, sizeof what, "gradient spatial dim %d is not %s, what the forward op gives; it is", i,
+             gc_dim_str(K->L->dims, want));
+    if (em_fail_if(K, lw_check_dims(K->L, n, g->dims[g->rank - 2 + i], KC_EQ, want, what)) < 0)
       return -1;
   }
   return 0;
@@ -203,11 +210,11 @@ static int emit_conv_bw_input(kctx *K, const lnode *n, int res, ix *at) {
   gi.c[cb + 2] = kx_sel(K, ok, x, kx_i(K, 0));
   ix_init(&wi, wt);
   wi.c[0] = o, wi.c[1] = ci, wi.c[2] = kx_inner(K, 1), wi.c[3] = kx_inner(K, 2);
-  kir_type T = lw_ktype(dt);
-  int prod = kx_bin(K, KB_MUL, kx_convert(K, em_value(K, n->ops[0], &gi), gt->dtype, dt),
-                    kx_convert(K, em_value(K, n->ops[1], &wi), wt->dtype, dt));
-  int acc = kb_stage_reduce(K, &sv, KIR_SUM, kx_sel(K, ok, prod, kx_f(K, T, 0.0)), om);
-  return kx_finish(K, acc, dt);
+  gc_dtype adt = lw_conv_acc_dtype(dt);
+  int prod = kx_bin(K, KB_MUL, kx_convert(K, em_value(K, n->ops[0], &gi), gt->dtype, adt),
+                    kx_convert(K, em_value(K, n->ops[1], &wi), wt->dtype, adt));
+  int acc = kb_stage_reduce(K, &sv, KIR_SUM, kx_sel(K, ok, prod, kx_f(K, lw_ktype(adt), 0.0)), om);
+  return kx_convert(K, acc, adt, dt);
 }
 
 static int emit_conv_bw_weight(kctx *K, const lnode *n, int res, ix *at) {
@@ -246,10 +253,11 @@ static int emit_conv_bw_weight(kctx *K, const lnode *n, int res, ix *at) {
   xi.c[cb] = ch;
   xi.c[cb + 1] = kx_sel(K, ok, iy, kx_i(K, 0));
   xi.c[cb + 2] = kx_sel(K, ok, ix_, kx_i(K, 0));
-  int prod = kx_bin(K, KB_MUL, kx_convert(K, em_value(K, n->ops[1], &gi), gt->dtype, dt),
-                    kx_convert(K, em_value(K, n->ops[0], &xi), xt->dtype, dt));
-  int acc = kb_stage_reduce(K, &sv, KIR_SUM, kx_sel(K, ok, prod, kx_f(K, lw_ktype(dt), 0.0)), om);
-  return kx_finish(K, acc, dt);
+  gc_dtype adt = lw_conv_acc_dtype(dt);
+  int prod = kx_bin(K, KB_MUL, kx_convert(K, em_value(K, n->ops[1], &gi), gt->dtype, adt),
+                    kx_convert(K, em_value(K, n->ops[0], &xi), xt->dtype, adt));
+  int acc = kb_stage_reduce(K, &sv, KIR_SUM, kx_sel(K, ok, prod, kx_f(K, lw_ktype(adt), 0.0)), om);
+  return kx_convert(K, acc, adt, dt);
 }
 
 /* ---- pooling backward -------------------------------------------------------------- */

@@ -6,7 +6,7 @@
  *
  * Sums accumulate in the value type (f32 for f32/f16/bf16, f64, wrapping
  * i64); the interpreter accumulates floats in f64, so results agree to
- * the rounding of an f32 sum. */
+ * the rounding of an f32 sum. layer_norm works in f64 for every float dtype. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -198,7 +198,11 @@ static int emit_layer_norm(kctx *K, const lnode *n, int res, ix *at) {
   lower_ctx *L = K->L;
   const lval *xv = val(K, n->ops[0]);
   gc_dtype dt = xv->type.dtype;
-  kir_type T = lw_ktype(dt);
+  /* Every float dtype normalises in f64, like the interpreter: an f32 mean
+   * of a constant row is off by an ulp, which rstd (~1/sqrt(eps)) turns
+   * into a visible error where the exact answer is 0. Rounded once at the end. */
+  const gc_dtype cdt = GRAPHC_F64;
+  kir_type T = KIR_F64;
   int r = xv->type.rank, k = norm_count(n), lead = r - k;
   int c[GC_MAX_RANK];
   for (int e = 0; e < r; e++) c[e] = ix_coord(K, at, e);
@@ -216,7 +220,7 @@ static int emit_layer_norm(kctx *K, const lnode *n, int res, ix *at) {
   kstage_save sv;
   kb_stage_enter(K, k, inner, &sv);
   for (int e = 0; e < r; e++) xr.c[e] = e < lead ? c[e] : kx_inner(K, e - lead);
-  int x = kx_convert(K, em_value(K, n->ops[0], &xr), dt, dt);
+  int x = kx_convert(K, em_value(K, n->ops[0], &xr), dt, cdt);
   int mean = kx_bin(K, KB_DIV, kb_stage_reduce(K, &sv, KIR_SUM, x, om), count);
   kb_stage_enter(K, k, inner, &sv);
   int dx = kx_bin(K, KB_SUB, x, mean);
@@ -227,16 +231,16 @@ static int emit_layer_norm(kctx *K, const lnode *n, int res, ix *at) {
   ix_init(&xe, &xv->type);
   for (int e = 0; e < r; e++) xe.c[e] = c[e];
   xe.flat = at->flat;
-  int y = kx_bin(K, KB_MUL, kx_bin(K, KB_SUB, em_value(K, n->ops[0], &xe), mean), rstd);
+  int y = kx_bin(K, KB_MUL, kx_bin(K, KB_SUB, kx_convert(K, em_value(K, n->ops[0], &xe), dt, cdt), mean), rstd);
   for (int i = 1; i < n->nops; i++) {
     const lval *pv = val(K, n->ops[i]);
     ix pi;
     ix_init(&pi, &pv->type);
     for (int e = 0; e < k; e++) pi.c[e] = c[lead + e];
-    int p = kx_convert(K, em_value(K, n->ops[i], &pi), pv->type.dtype, dt == GRAPHC_F64 ? dt : GRAPHC_F32);
+    int p = kx_convert(K, em_value(K, n->ops[i], &pi), pv->type.dtype, cdt);
     y = kx_bin(K, i == 1 ? KB_MUL : KB_ADD, y, p);
   }
-  return kx_finish(K, y, dt);
+  return kx_convert(K, y, cdt, dt);
 }
 
 /* ---- mse_loss ------------------------------------------------------------------ */

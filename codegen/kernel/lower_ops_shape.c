@@ -163,13 +163,17 @@ graphc_status_t lw_slice_params(lower_ctx *L, const lnode *n, int res, gc_dim le
   int64_t s0 = gc_attr_int(n->n, "start", 0), e0 = gc_attr_int(n->n, "end", INT64_MAX), size;
   *step = gc_attr_int(n->n, "step", 1);
   if (gc_dim_is_const(L->dims, x->type.dims[d], &size)) {
-    int64_t b, e;
+    int64_t b, e, have;
     clamp_bounds(size, s0, e0, &b, &e);
     *start = lw_pconst(L, b);
-    return NULL;
+    /* A length that cannot match (slice_scatter's source) is the
+     * interpreter's run-time error: keep the check for it. */
+    int64_t want = *step > 0 ? (e - b + *step - 1) / *step : -1;
+    if (gc_dim_is_const(L->dims, len, &have) && have == want) return NULL;
+  } else {
+    *start = lw_pconst(L, s0);
+    if (s0 < 0) *start = lw_padd(L, lw_pdim(L, x->type.dims[d]), *start);
   }
-  *start = lw_pconst(L, s0);
-  if (s0 < 0) *start = lw_padd(L, lw_pdim(L, x->type.dims[d]), *start);
   int node = L->fg->vals[n->res[0]].producer;
   if (!L->checked[node]) {
     L->checked[node] = true;
@@ -211,9 +215,12 @@ static graphc_status_t narrow_params(lower_ctx *L, const lnode *n, int *dim, gc_
   int node = L->fg->vals[n->res[0]].producer;
   if (L->checked[node] || L->st) return NULL;
   L->checked[node] = true;
-  GC_TRY(lw_check_dims(L, n, *start, KC_GE, lw_pconst(L, 0), "narrow: start is negative; start"));
-  return lw_check_dims(L, n, lw_padd(L, *start, len), KC_LE, x->type.dims[d],
-                       "narrow: start + length is past the end of the dim; start + length");
+  char what[256]; /* the interpreter's wording */
+  snprintf(what, sizeof what, "start is outside dim %d (negative); start", d);
+  GC_TRY(lw_check_dims(L, n, *start, KC_GE, lw_pconst(L, 0), what));
+  snprintf(what, sizeof what, "start + length is outside dim %d of size %s; start + length", d,
+           gc_dim_str(L->dims, x->type.dims[d]));
+  return lw_check_dims(L, n, lw_padd(L, *start, len), KC_LE, x->type.dims[d], what);
 }
 
 static int emit_narrow(kctx *K, const lnode *n, int res, ix *at) {

@@ -4,6 +4,10 @@ reference interpreter) against PyTorch eager with torch.optim, from the same
 initial weights on the same data, step by step.
 
     /usr/bin/python3 integration/torch/test_train_vs_torch.py [-k SUBSTRING]... [-v]
+        [--backend interp|cpu|cpu-eval]
+
+--backend (default interp) is passed to `graphc train`: with cpu the step
+graph is compiled once (graphc_compile) and every step runs compiled code.
 
 Environment:
     GRAPHC_BIN        the graphc binary (default /work/main/build/tools/graphc)
@@ -230,7 +234,7 @@ def torch_optimizer(opt, params):
     return cls(params, foreach=False, **kw)
 
 
-def run_model(m, seed, verbose):
+def run_model(m, seed, verbose, backend='interp'):
     rng = np.random.default_rng([seed, zlib.crc32(m.name.encode())])
     init = {n: np.asarray(m.init[n](rng) if n in m.init else uniform_init(rng, s), dtype=np.float32)
             for n, s in m.params.items()}
@@ -242,7 +246,7 @@ def run_model(m, seed, verbose):
         with open(path, 'w') as f:
             f.write(m.text)
         args = [GRAPHC, 'train', path, '--steps', str(STEPS), '--params-out', os.path.join(tmp, 'out')]
-        args += graphc_args(m.opt)
+        args += graphc_args(m.opt) + ['--backend', backend]
         for n, v in list(init.items()) + list(data.items()):
             np.save(os.path.join(tmp, n + '.npy'), v)
             args += ['--in', '%s=%s' % (n, os.path.join(tmp, n + '.npy'))]
@@ -290,16 +294,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('-k', action='append', default=[])
     ap.add_argument('-v', action='store_true')
+    ap.add_argument('--backend', default='interp', choices=['interp', 'cpu', 'cpu-eval'])
     a = ap.parse_args()
     seed = int(os.environ.get('GRAPHC_TEST_SEED') or np.random.SeedSequence().entropy % (1 << 32))
-    print('GRAPHC_TEST_SEED=%d (graphc: %s)' % (seed, GRAPHC))
+    print('GRAPHC_TEST_SEED=%d (graphc: %s, backend %s)' % (seed, GRAPHC, a.backend))
     torch.set_num_threads(1)
     passed = failed = 0
     for m in MODELS:
         if a.k and not any(s in m.name for s in a.k):
             continue
         try:
-            errs, worst = run_model(m, seed, a.v)
+            errs, worst = run_model(m, seed, a.v, a.backend)
         except Exception as e:  # report and go on with the other models
             errs, worst = ['%s: %s' % (type(e).__name__, e)], {}
         print('%-4s %-14s %d steps, worst relative difference: loss %.3g, params %.3g' % (

@@ -89,15 +89,23 @@ graphc_status_t gc_compile_lower(const gc_graph *g, const gc_compile_request *r,
 
 /* Everything that decides the object code, hashed. */
 static graphc_status_t cache_key(const gc_graph *g, const gc_compile_request *r, const char *prefix,
-                                 gc_cache_key *key) {
+                                 const kir_program *prog, gc_cache_key *key) {
   char *text = NULL;
   GC_TRY(graphc_graph_print(g, &text, NULL));
+  /* The lowered program too: a changed pass or lowering rule must not reuse
+   * objects (and descriptions) of the old one for the same graph. */
+  char *kir = kir_program_print(prog);
+  if (!kir) {
+    graphc_free(text);
+    return GC_OOM();
+  }
   /* The code generator's own version: a changed emitter must not reuse
    * objects the old one wrote. */
   char *codegen = NULL;
   graphc_status_t st = gc_cpu_codegen_id(&codegen);
   if (st) {
     graphc_free(text);
+    free(kir);
     return st;
   }
   char level[16], abi[16];
@@ -105,9 +113,10 @@ static graphc_status_t cache_key(const gc_graph *g, const gc_compile_request *r,
   snprintf(abi, sizeof abi, "abi%d", GRAPHC_ABI_VERSION);
   const char *parts[] = {"graphc compile cache 1", graphc_version(), codegen, abi, level,
                          r->opt.pipeline ? r->opt.pipeline : "<default pipeline>",
-                         r->cpu, r->features, prefix, text};
+                         r->cpu, r->features, prefix, text, kir};
   gc_cache_key_make(parts, (int)(sizeof parts / sizeof *parts), key);
   graphc_free(text);
+  free(kir);
   free(codegen);
   return NULL;
 }
@@ -129,9 +138,14 @@ graphc_status_t gc_compile_object(const gc_graph *g, const gc_compile_request *r
   if (!gc_codegen_available())
     return gc_status(GRAPHC_STATUS_UNAVAILABLE,
                      "this libgraphc was built without the LLVM CPU backend");
+  GC_TRY(gc_compile_lower(g, r, out));
   gc_cache_key key;
   if (r->cache_dir) {
-    GC_TRY(cache_key(g, r, prefix, &key));
+    graphc_status_t kst = cache_key(g, r, prefix, out->prog, &key);
+    if (kst) {
+      gc_model_free(out);
+      return kst;
+    }
     gc_cache_entry e;
     gc_cache_result res;
     graphc_status_t st = gc_cache_lookup(r->cache_dir, &key, &e, &res);
@@ -140,7 +154,10 @@ graphc_status_t gc_compile_object(const gc_graph *g, const gc_compile_request *r
       graphc_status_free(st);
     }
     if (!st && res == GC_CACHE_RESULT_HIT) {
+      gc_model lowered = *out;
       st = from_cache(&e, out);
+      if (st) *out = lowered; /* keep the fresh lowering for the rebuild */
+      else gc_model_free(&lowered);
       if (!st) {
         *obj = e.object;
         *len = e.object_len;
@@ -157,7 +174,6 @@ graphc_status_t gc_compile_object(const gc_graph *g, const gc_compile_request *r
     }
     *state = res == GC_CACHE_RESULT_CORRUPT ? GRAPHC_CACHE_REBUILT : GRAPHC_CACHE_MISS;
   }
-  GC_TRY(gc_compile_lower(g, r, out));
   graphc_status_t st = gc_model_set_target(out, NULL, NULL, prefix);
   if (!st) st = gc_codegen_emit_object(out->prog, r, prefix, obj, len);
   if (st) {
