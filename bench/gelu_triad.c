@@ -22,10 +22,9 @@ static const char *const kGeluGraph =
     "  return %y\n"
     "}\n";
 
-/* The same chain over a symbolic length N: a diagnostic row. The lowering
- * splits only a constant 1-D extent into outer x inner (lower_emit.c
- * make_layout), so a symbolic one is a single outer point, run by one
- * thread; this row shows what that costs. */
+/* The same chain over a symbolic length N: checks the tiled symbolic path
+ * (lower_emit.c make_layout: N//16384 parallel tiles plus a tail kernel)
+ * against the constant-length row. */
 static const char *const kGeluSymGraph =
     "graph gelu_chain_sym(x: f32[N] input, w: f32[N] input, b: f32[N] input) {\n"
     "  %m = mul(x, w)\n"

@@ -136,20 +136,32 @@ static int anchor_of(lower_ctx *L, int v, int depth) {
 typedef struct layout {
   int nouter, ninner;
   gc_dim outer[GC_MAX_RANK], inner[GC_MAX_RANK];
+  /* A 1-D value split into tiles whose count is not known to divide its
+   * length: the main kernel covers tiles [0, N // T) (outer x [T]), a
+   * second one-point kernel the tail [base, N) with base = (N // T) * T,
+   * so no store goes past N. */
+  bool split;
+  gc_dim tail, base;
 } layout;
+
+/* Tile of a split 1-D kernel whose length is symbolic or not a multiple
+ * of a smaller tile: big enough that the tail kernel is cheap beside the
+ * loop overhead, small enough that 2+ threads get work at ~100 K. */
+#define LAYOUT_TILE 16384
 
 /* Coordinates of a kernel over type t: elementwise layout (outer = all
  * dims but the last, inner = the last), all-outer (reductions), or with
- * the `row` dims inner. A large constant 1-D extent is split so the outer
- * loop has points to run in parallel. */
-static void make_layout(kctx *K, lower_ctx *L, const gc_type *t, int mode, unsigned row, layout *lo,
-                        ix *at) {
-  ix_init(at, t);
+ * the `row` dims inner. A large 1-D extent is split so the outer loop has
+ * points to run in parallel: a constant one into tiles that divide it
+ * when there are such, otherwise (symbolic too) main tiles plus a tail. */
+static void make_layout(lower_ctx *L, const gc_type *t, int mode, unsigned row, layout *lo) {
   lo->nouter = lo->ninner = 0;
+  lo->split = false;
   int r = t->rank;
   if (mode == 0 && r == 1) {
     int64_t n;
-    if (gc_dim_is_const(L->dims, t->dims[0], &n)) {
+    bool is_const = gc_dim_is_const(L->dims, t->dims[0], &n);
+    if (is_const) {
       static const int64_t tiles[] = {4096, 2048, 1024, 512, 256};
       for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++)
         if (n >= 2 * tiles[i] && n % tiles[i] == 0) {
@@ -158,17 +170,40 @@ static void make_layout(kctx *K, lower_ctx *L, const gc_type *t, int mode, unsig
           return;
         }
     }
+    if (!is_const || n >= 2 * LAYOUT_TILE) {
+      gc_dim N = lw_pdim(L, t->dims[0]), T = lw_pconst(L, LAYOUT_TILE);
+      gc_dim q = lw_pfloordiv(L, N, T);
+      lo->outer[lo->nouter++] = q;
+      lo->inner[lo->ninner++] = T;
+      lo->split = true;
+      lo->base = lw_pmul(L, q, T);
+      lo->tail = lw_psub(L, N, lo->base);
+      return;
+    }
   }
   for (int d = 0; d < r; d++) {
     bool in = mode == 0 ? d == r - 1 : mode == 2 ? (row >> d) & 1u : false;
     if (in) lo->inner[lo->ninner++] = lw_pdim(L, t->dims[d]);
     else lo->outer[lo->nouter++] = lw_pdim(L, t->dims[d]);
   }
-  (void)K;
 }
 
-static void layout_coords(kctx *K, const gc_type *t, int mode, unsigned row, const layout *lo, ix *at) {
+/* The domain of part `part` of a layout: 0 is the whole kernel (or the
+ * main tiles of a split one), 1 the tail of a split one. */
+static void layout_part(const layout *lo, int part, int *nouter, int *ninner, const gc_dim **inner) {
+  *nouter = part ? 0 : lo->nouter;
+  *ninner = part ? 1 : lo->ninner;
+  *inner = part ? &lo->tail : lo->inner;
+}
+
+static void layout_coords(kctx *K, const gc_type *t, int mode, unsigned row, const layout *lo, int part,
+                          ix *at) {
   int r = t->rank, o = 0, i = 0;
+  ix_init(at, t);
+  if (part) {
+    at->c[0] = kx_iadd(K, kx_pdim(K, lo->base), kx_inner(K, 0));
+    return;
+  }
   if (mode == 0 && r == 1 && lo->nouter == 1 && lo->ninner == 1) {
     at->c[0] = kx_iadd(K, kx_imul(K, kx_outer(K, 0), kx_pdim(K, lo->inner[0])), kx_inner(K, 0));
     return;
@@ -226,22 +261,28 @@ graphc_status_t lw_root_kernel(lower_ctx *L, int v, int buf) {
   layout lo;
   ix at;
   const char *opname = lv->producer >= 0 ? L->fg->nodes[lv->producer].op->name : "copy";
-  make_layout(&K, L, &lv->type, mode, row, &lo, &at);
+  make_layout(L, &lv->type, mode, row, &lo);
   if (L->st) return lower_status(L);
-  GC_TRY(kb_begin(&K, L, opname, lw_vname(L, v), lo.nouter, lo.outer));
-  K.root = v;
-  kstage_save sv;
-  kb_stage_enter(&K, lo.ninner, lo.inner, &sv);
-  layout_coords(&K, &lv->type, mode, row, &lo, &at);
-  int e = kx_convert(&K, em_value(&K, v, &at), lv->type.dtype, p->buffers[buf].dtype);
-  kir_store s = {buf, ix_flat(&K, &at), e};
-  kb_stage_leave(&K, &sv);
-  graphc_status_t st = kb_store_stage(&K, lo.ninner, lo.inner, 1, &s);
-  if (st) {
-    kb_discard(&K);
-    return st;
+  for (int part = 0; part < (lo.split ? 2 : 1); part++) {
+    int nouter, ninner;
+    const gc_dim *inner;
+    layout_part(&lo, part, &nouter, &ninner, &inner);
+    GC_TRY(kb_begin(&K, L, opname, lw_vname(L, v), nouter, lo.outer));
+    K.root = v;
+    kstage_save sv;
+    kb_stage_enter(&K, ninner, inner, &sv);
+    layout_coords(&K, &lv->type, mode, row, &lo, part, &at);
+    int e = kx_convert(&K, em_value(&K, v, &at), lv->type.dtype, p->buffers[buf].dtype);
+    kir_store s = {buf, ix_flat(&K, &at), e};
+    kb_stage_leave(&K, &sv);
+    graphc_status_t st = kb_store_stage(&K, ninner, inner, 1, &s);
+    if (st) {
+      kb_discard(&K);
+      return st;
+    }
+    GC_TRY(kb_finish(&K, NULL));
   }
-  return kb_finish(&K, NULL);
+  return NULL;
 }
 
 graphc_status_t lw_materialize_map(lower_ctx *L, int u, gc_dtype dt, const gc_type *shape,
@@ -254,26 +295,32 @@ graphc_status_t lw_materialize_map(lower_ctx *L, int u, gc_dtype dt, const gc_ty
   kctx K;
   layout lo;
   ix at, ux;
-  make_layout(&K, L, shape, 0, 0, &lo, &at);
+  make_layout(L, shape, 0, 0, &lo);
   if (L->st) return lower_status(L);
-  GC_TRY(kb_begin(&K, L, "pack", lw_vname(L, u), lo.nouter, lo.outer));
-  kstage_save sv;
-  kb_stage_enter(&K, lo.ninner, lo.inner, &sv);
-  layout_coords(&K, shape, 0, 0, &lo, &at);
-  ix_init(&ux, &uv->type);
-  for (int d = 0; d < uv->type.rank; d++) ux.c[d] = kx_i(&K, 0);
-  for (int t = 0; t < shape->rank; t++)
-    if (map[t] >= 0 && uv->type.dims[map[t]] == shape->dims[t]) ux.c[map[t]] = at.c[t];
-  int e = kx_convert(&K, em_value(&K, u, &ux), uv->type.dtype, dt);
-  kir_store s = {buf, ix_flat(&K, &at), e};
-  kb_stage_leave(&K, &sv);
-  graphc_status_t st = kb_store_stage(&K, lo.ninner, lo.inner, 1, &s);
-  if (st) {
-    kb_discard(&K);
-    return st;
+  for (int part = 0; part < (lo.split ? 2 : 1); part++) {
+    int nouter, ninner;
+    const gc_dim *inner;
+    layout_part(&lo, part, &nouter, &ninner, &inner);
+    GC_TRY(kb_begin(&K, L, "pack", lw_vname(L, u), nouter, lo.outer));
+    kstage_save sv;
+    kb_stage_enter(&K, ninner, inner, &sv);
+    layout_coords(&K, shape, 0, 0, &lo, part, &at);
+    ix_init(&ux, &uv->type);
+    for (int d = 0; d < uv->type.rank; d++) ux.c[d] = kx_i(&K, 0);
+    for (int t = 0; t < shape->rank; t++)
+      if (map[t] >= 0 && uv->type.dims[map[t]] == shape->dims[t]) ux.c[map[t]] = at.c[t];
+    int e = kx_convert(&K, em_value(&K, u, &ux), uv->type.dtype, dt);
+    kir_store s = {buf, ix_flat(&K, &at), e};
+    kb_stage_leave(&K, &sv);
+    graphc_status_t st = kb_store_stage(&K, ninner, inner, 1, &s);
+    if (st) {
+      kb_discard(&K);
+      return st;
+    }
+    GC_TRY(kb_finish(&K, NULL));
   }
   *out_buf = buf;
-  return kb_finish(&K, NULL);
+  return NULL;
 }
 
 /* ---- run-time checks ----------------------------------------------------------- */
