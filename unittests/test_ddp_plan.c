@@ -30,19 +30,8 @@ static void teardown(void) {
 
 TestSuite(ddp_plan, .init = setup, .fini = teardown);
 
-static gc_graph *load(const char *name) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/integration/seed/%s.gc", GRAPHC_SOURCE_DIR, name);
-  gc_graph *g = NULL;
-  OK(graphc_graph_parse_file(ctx, path, &g));
-  return g;
-}
-
-static gc_graph *parse(const char *text) {
-  gc_graph *g = NULL;
-  OK(graphc_graph_parse(ctx, text, strlen(text), "t.gc", &g));
-  return g;
-}
+static gc_graph *load(const char *name) { return tc_load(ctx, "integration/seed", name); }
+static gc_graph *parse(const char *text) { return tc_parse(ctx, text); }
 
 static gc_ddp_options caps(int64_t cap, int64_t first) {
   gc_ddp_options o;
